@@ -1,0 +1,154 @@
+# connredir - top-level Makefile. Everything generated goes to build/.
+#
+#   make            build everything
+#   make test       install what is missing, build, run every test (root)
+#   make demo       the main job on a built-in example (root)
+#   make fuzz       run every fuzz target for FUZZ_SECONDS each
+#   make SANITIZE=1 build user space with AddressSanitizer + UBSan
+#   make V=1        show the commands
+
+V ?= 0
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+B       := build
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+FUZZ_SECONDS ?= 20
+
+SONAME_MAJOR := 1
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+	   -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Ilib -Ibpf -I$(B)
+LDLIBS_BPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
+	      -I$(B) -Ibpf -Iinclude
+
+# ---- what gets built -------------------------------------------------------
+
+LIB_SRCS  := lib/sockopt.c lib/records.c
+LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/pic/%.o)
+LIB_A     := $(B)/libconnredir.a
+LIB_SO    := $(B)/libconnredir.so.$(SONAME_MAJOR)
+
+PARSE_OBJ := $(B)/obj/lib/parse.o
+
+CLI_SRCS  := $(wildcard cli/*.c)
+CLI_OBJS  := $(CLI_SRCS:%.c=$(B)/obj/%.o)
+CLI       := $(B)/connredir
+
+TOOLS     := $(patsubst tests/tools/%.c,$(B)/tools/%,$(wildcard tests/tools/*.c))
+UNITS     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
+FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+SKEL      := $(B)/connredir.skel.h $(B)/crd_iter.skel.h
+BPF_OBJ   := $(B)/bpf/connredir.bpf.o
+
+.PHONY: all deps test demo fuzz clean check-root
+.SECONDARY:
+all: deps $(CLI) $(LIB_A) $(LIB_SO) $(TOOLS) $(UNITS)
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+# ---- BPF -------------------------------------------------------------------
+
+$(B)/vmlinux.h:
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/crd_maps.h include/connredir/sockopt.h $(B)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/%.skel.h: $(B)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst connredir,connredir_bpf,$(subst crd_iter,crd_iter_bpf,$*)) > $@.tmp && mv $@.tmp $@
+
+# ---- library ---------------------------------------------------------------
+
+$(B)/pic/%.o: %.c $(wildcard include/connredir/*.h) bpf/crd_maps.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS) lib/libconnredir.map
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libconnredir.so.$(SONAME_MAJOR) \
+		-Wl,--version-script=lib/libconnredir.map -o $@ $(LIB_OBJS)
+	$(Q)ln -sf libconnredir.so.$(SONAME_MAJOR) $(B)/libconnredir.so
+
+# ---- CLI -------------------------------------------------------------------
+
+$(B)/obj/%.o: %.c $(wildcard include/connredir/*.h) $(wildcard lib/*.h) \
+		$(wildcard cli/*.h) bpf/crd_maps.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(CLI_OBJS): $(SKEL)
+
+$(CLI): $(CLI_OBJS) $(PARSE_OBJ) $(LIB_A)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BPF)
+
+# ---- test tools, unit tests, fuzzers ----------------------------------------
+
+$(B)/tools/%: tests/tools/%.c $(LIB_A) $(PARSE_OBJ)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(LIB_A) -pthread
+
+$(B)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_A) $(PARSE_OBJ)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(LIB_A) -pthread
+
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
+	      -Iinclude -Ilib -Ibpf -I$(B)
+$(B)/fuzz/%: fuzz/%.c lib/parse.c $(LIB_SRCS)
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< lib/parse.c $(LIB_SRCS)
+
+fuzz: deps $(FUZZERS)
+	$(Q)for f in $(FUZZERS); do \
+		n=$$(basename $$f); corpus=fuzz/corpus/$${n#fuzz_}; \
+		mkdir -p $(B)/fuzz-work/$$n; \
+		echo "  FUZZ     $$n ($(FUZZ_SECONDS)s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		    $(B)/fuzz-work/$$n $$corpus > $(B)/fuzz-work/$$n.log 2>&1 \
+		    || { tail -n 30 $(B)/fuzz-work/$$n.log; exit 1; }; \
+	done
+
+# ---- running ---------------------------------------------------------------
+
+test: all
+	$(Q)tests/run.sh
+
+demo: all
+	$(Q)demo/demo.sh
+
+clean:
+	$(Q)rm -rf $(B)

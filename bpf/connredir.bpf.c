@@ -1,0 +1,1101 @@
+// SPDX-License-Identifier: (MIT OR GPL-2.0)
+/*
+ * connredir.bpf.c - the kernel side of connredir.
+ *
+ * connect4/connect6  decide, for each connect() of a SOCK_STREAM socket in
+ *                    the attached subtree, which redirect service (if any)
+ *                    gets the flow, rewrite the destination to its proxy and
+ *                    keep the flow's records with the socket (crd_conn_v1).
+ * sockops            when the SYN leaves (TCP_CONNECT_CB), publish those
+ *                    records under the 4-tuple (crd_pend_v1); when the proxy's
+ *                    side of the handshake completes (PASSIVE_ESTABLISHED_CB)
+ *                    move them to the accepted socket (crd_flows_v1 + a token
+ *                    in crd_sk_v1); when a socket reaches TCP_CLOSE, drop what
+ *                    it owned.
+ * getsockopt         answer the CONNREDIR_SOL options and SO_ORIGINAL_DST.
+ * setsockopt         apply a records blob to a proxy's outbound socket.
+ * sock_release       drop a closed socket's claims at once (stale blobs).
+ *
+ * Entry points are thin; the work is in the crd_* workers below.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "crd_maps.h"
+#include <connredir/sockopt.h>
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define SOL_IP 0
+#define SOL_IPV6 41
+#define SO_ORIGINAL_DST 80
+#define EPERM 1
+#define ENOENT 2
+#define EACCES 13
+#define EINVAL 22
+#define ENOSPC 28
+#define ENOPROTOOPT 92
+#define EOPNOTSUPP 95
+#define EISCONN 106
+#define ENOTCONN 107
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* ---- Maps (layouts in crd_maps.h) --------------------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CRD_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct crd_service);
+} crd_svc_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct crd_config);
+} crd_cfg_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct crd_order);
+} crd_order_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct crd_stats);
+} crd_stats_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CRD_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct crd_svc_stats);
+} crd_svcst_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct crd_sk);
+} crd_sk_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct crd_flow_entry);
+} crd_conn_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CRD_PEND_MAX);
+	__type(key, struct crd_tuple);
+	__type(value, struct crd_flow_entry);
+} crd_pend_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CRD_FLOWS_MAX);
+	__type(key, __u64);
+	__type(value, struct crd_flow_entry);
+} crd_flows_v1 SEC(".maps");
+
+/* ---- Small helpers -------------------------------------------------------- */
+
+/*
+ * Clamp an index so the verifier sees the bound: clang drops a plain "& mask"
+ * after a range check it already knows about, and the check it keeps is on
+ * another register.
+ */
+#define crd_bound(x, mask) ({ __u32 __v = (x); asm volatile("%0 &= %1" : "+r"(__v) : "i"(mask)); __v; })
+
+static __always_inline void crd_count(enum crd_stat what)
+{
+	__u32 zero = 0;
+	struct crd_stats *st = bpf_map_lookup_elem(&crd_stats_v1, &zero);
+
+	if (st && what < CRD_ST_MAX)
+		st->c[what]++;
+}
+
+static __always_inline struct crd_svc_stats *crd_svc_stats(__u32 slot)
+{
+	return bpf_map_lookup_elem(&crd_svcst_v1, &slot);
+}
+
+static __always_inline __u64 crd_random64(void)
+{
+	__u64 r = ((__u64)bpf_get_prandom_u32() << 32) | bpf_get_prandom_u32();
+
+	return r ? r : 1;
+}
+
+static __always_inline int crd_is_v4mapped(const __u32 a[4])
+{
+	return a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0xffff);
+}
+
+static __always_inline void crd_set_v4(struct crd_addr *a, __u32 ip4)
+{
+	a->ip6[0] = 0;
+	a->ip6[1] = 0;
+	a->ip6[2] = bpf_htonl(0xffff);
+	a->ip6[3] = ip4;
+}
+
+/* Does prefix @p contain address @a (both network order, 128-bit space)? */
+static __always_inline int crd_prefix_match(const struct crd_prefix *p,
+					    const __u32 a[4])
+{
+	__u32 plen = p->plen;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		__u32 bits, mask;
+
+		if (plen == 0)
+			return 1;
+		bits = plen > 32 ? 32 : plen;
+		mask = bits == 32 ? 0xffffffff : ~(0xffffffffu >> bits);
+		if ((a[i] & bpf_htonl(mask)) != p->addr[i])
+			return 0;
+		plen -= bits;
+	}
+	return 1;
+}
+
+/*
+ * Is the current task this service's proxy? A service without any identity
+ * has no proxy that the kernel can recognise.
+ */
+static __always_inline int crd_is_owner(const struct crd_service *svc)
+{
+	int known = 0;
+
+	if (svc->flags & CRD_SVC_OWNER_UID) {
+		if ((__u32)bpf_get_current_uid_gid() != svc->owner_uid)
+			return 0;
+		known = 1;
+	}
+	if (svc->flags & CRD_SVC_OWNER_CG) {
+		if (svc->owner_cg_level >= 64 ||
+		    bpf_get_current_ancestor_cgroup_id(svc->owner_cg_level) != svc->owner_cgid)
+			return 0;
+		known = 1;
+	}
+	return known;
+}
+
+/* The state of a flow with history @hops[0..nhops) for service @id. */
+static __always_inline int crd_state_of(const __u16 *hops, __u32 nhops, __u32 id)
+{
+	int i;
+
+	if (nhops == 0)
+		return CONNREDIR_NOT_REDIRECTED;
+	if (nhops > CRD_MAX_HOPS)
+		nhops = CRD_MAX_HOPS;
+	if (hops[(nhops - 1) & (CRD_MAX_HOPS - 1)] == id)
+		return CONNREDIR_REDIRECTED_BY_SELF;
+	for (i = 0; i < CRD_MAX_HOPS - 1; i++) {
+		if (i + 1 >= nhops)
+			break;
+		if (hops[i] == id)
+			return CONNREDIR_PREVIOUSLY_REDIRECTED_BY_SELF;
+	}
+	return CONNREDIR_REDIRECTED_BY_OTHER;
+}
+
+static __always_inline struct crd_order *crd_live_order(struct crd_config **cfgp,
+							__u32 *idxp)
+{
+	__u32 zero = 0, idx;
+	struct crd_config *cfg = bpf_map_lookup_elem(&crd_cfg_v1, &zero);
+
+	if (!cfg)
+		return NULL;
+	*cfgp = cfg;
+	idx = cfg->active_order & 1;
+	*idxp = idx;
+	return bpf_map_lookup_elem(&crd_order_v1, &idx);
+}
+
+/* ---- The connect decision --------------------------------------------------- */
+
+struct crd_decide {
+	/* in */
+	__u32 dst[4];             /* destination, network order, v4-mapped */
+	__u16 dport;              /* host order */
+	__u8 proto_bit;           /* CRD_PROTO_* of the socket */
+	__u8 want6;               /* 1: need an IPv6 proxy address (native v6) */
+	__u8 connect6;            /* 1: AF_INET6 socket (may use v4-mapped) */
+	__u8 nhops;               /* history length (real hops) */
+	__u16 self_id;            /* no records, caller is this service's proxy */
+	__u16 hops[CRD_MAX_HOPS]; /* history */
+	__u32 app_uid;            /* original application */
+	__u64 app_cg_anc[CRD_CG_LEVELS];
+	__u32 order_idx;          /* live crd_order_v1 entry (map value
+				   * pointers do not survive into callbacks) */
+	/* out */
+	__s32 chosen;             /* slot that takes the flow, -1: none */
+	__u32 to_listener;        /* destination is a service's listener */
+};
+
+static __always_inline int crd_filter_match(const struct crd_service *svc,
+					    const struct crd_decide *d)
+{
+	int i, ok;
+
+	if (!(svc->proto_mask & d->proto_bit))
+		return 0;
+	if ((svc->flags & CRD_SVC_APP_UID) && svc->app_uid != d->app_uid)
+		return 0;
+	if (svc->flags & CRD_SVC_APP_CG) {
+		__u32 lvl = svc->app_cg_level;
+
+		if (lvl >= CRD_CG_LEVELS || d->app_cg_anc[lvl] != svc->app_cgid)
+			return 0;
+	}
+	if (svc->n_dst) {
+		ok = 0;
+		for (i = 0; i < CRD_MAX_PREFIXES; i++) {
+			if (i >= svc->n_dst)
+				break;
+			if (crd_prefix_match(&svc->dst[i], d->dst)) {
+				ok = 1;
+				break;
+			}
+		}
+		if (!ok)
+			return 0;
+	}
+	for (i = 0; i < CRD_MAX_PREFIXES; i++) {
+		if (i >= svc->n_not_dst)
+			break;
+		if (crd_prefix_match(&svc->not_dst[i], d->dst))
+			return 0;
+	}
+	if (svc->n_ports) {
+		ok = 0;
+		for (i = 0; i < CRD_MAX_PORTS; i++) {
+			if (i >= svc->n_ports)
+				break;
+			if (d->dport >= svc->ports[i].lo && d->dport <= svc->ports[i].hi) {
+				ok = 1;
+				break;
+			}
+		}
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+static __always_inline int crd_is_listener(const struct crd_service *svc,
+					   const struct crd_decide *d)
+{
+	__u16 port_be = bpf_htons(d->dport);
+
+	if ((svc->flags & CRD_SVC_PROXY4) && svc->proxy4_port_be == port_be &&
+	    crd_is_v4mapped(d->dst) && d->dst[3] == svc->proxy4)
+		return 1;
+	if ((svc->flags & CRD_SVC_PROXY6) && svc->proxy6_port_be == port_be &&
+	    d->dst[0] == svc->proxy6[0] && d->dst[1] == svc->proxy6[1] &&
+	    d->dst[2] == svc->proxy6[2] && d->dst[3] == svc->proxy6[3])
+		return 1;
+	return 0;
+}
+
+/* Can this service's proxy be reached from this socket? */
+static __always_inline int crd_has_route(const struct crd_service *svc,
+					 const struct crd_decide *d)
+{
+	if (d->want6)
+		return !!(svc->flags & CRD_SVC_PROXY6);
+	if (svc->flags & CRD_SVC_PROXY4)
+		return 1;
+	return d->connect6 && (svc->flags & CRD_SVC_PROXY6);
+}
+
+/* bpf_loop callback: consider the i-th service in weight order. */
+static long crd_decide_one(__u32 i, void *arg)
+{
+	struct crd_decide *d = arg;
+	struct crd_service *svc;
+	struct crd_svc_stats *ss;
+	struct crd_order *order;
+	__u32 slot;
+	int state;
+
+	order = bpf_map_lookup_elem(&crd_order_v1, &d->order_idx);
+	if (i >= CRD_MAX_SERVICES || !order)
+		return 1;
+	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
+	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	if (!svc || !svc->id)
+		return 0;
+	if (crd_is_listener(svc, d)) {
+		d->to_listener = 1;
+		return 1;
+	}
+	if (d->chosen >= 0)
+		return 0;   /* keep looking only for listeners */
+	if (!crd_filter_match(svc, d))
+		return 0;
+	if (d->nhops == 0 && d->self_id == 0)
+		state = CONNREDIR_NOT_REDIRECTED;
+	else if (d->nhops == 0)
+		state = d->self_id == svc->id ? CONNREDIR_REDIRECTED_BY_SELF
+					      : CONNREDIR_NOT_REDIRECTED;
+	else
+		state = crd_state_of(d->hops, d->nhops, svc->id);
+	if (state == CONNREDIR_REDIRECTED_BY_SELF ||
+	    state == CONNREDIR_PREVIOUSLY_REDIRECTED_BY_SELF) {
+		ss = crd_svc_stats(slot);
+		if (ss)
+			ss->passed[state & 3]++;
+		return 0;
+	}
+	if (!crd_has_route(svc, d))
+		return 0;
+	d->chosen = slot;
+	return 0;
+}
+
+struct crd_owner_find {
+	__u32 order_idx;          /* live crd_order_v1 entry */
+	__u32 want_id;            /* 0: any service; else only this id */
+	__u32 found_id;           /* first service whose proxy is the caller */
+	__s32 found_slot;
+};
+
+/* bpf_loop callback: is the caller the proxy of the i-th service? */
+static long crd_owner_one(__u32 i, void *arg)
+{
+	struct crd_owner_find *f = arg;
+	struct crd_service *svc;
+	struct crd_order *order;
+	__u32 slot;
+
+	order = bpf_map_lookup_elem(&crd_order_v1, &f->order_idx);
+	if (i >= CRD_MAX_SERVICES || !order)
+		return 1;
+	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
+	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	if (!svc || !svc->id)
+		return 0;
+	if (f->want_id && svc->id != f->want_id)
+		return 0;
+	if (!crd_is_owner(svc))
+		return 0;
+	f->found_id = svc->id;
+	f->found_slot = slot;
+	return 1;
+}
+
+/* The first service (weight order) whose proxy the caller is; 0 if none. */
+static __always_inline __u32 crd_caller_service(struct crd_order *order,
+						__u32 order_idx, __u32 want_id,
+						__s32 *slot)
+{
+	struct crd_owner_find f = { .order_idx = order_idx, .want_id = want_id,
+				    .found_slot = -1 };
+
+	if (!order)
+		return 0;
+	bpf_loop(order->n > CRD_MAX_SERVICES ? CRD_MAX_SERVICES : order->n,
+		 crd_owner_one, &f, 0);
+	if (slot)
+		*slot = f.found_slot;
+	return f.found_id;
+}
+
+/* The history an outbound socket continues, if records were set on it. */
+static __always_inline struct crd_flow_entry *crd_continued(struct bpf_sock *sk)
+{
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+	struct crd_flow_entry *e;
+
+	if (!s || !s->used_token)
+		return NULL;
+	e = bpf_map_lookup_elem(&crd_flows_v1, &s->used_token);
+	if (!e || e->consumer != s->consumer_id)
+		return NULL;
+	return e;
+}
+
+static __always_inline void crd_fill_app(struct crd_flow *f)
+{
+	__u64 ug = bpf_get_current_uid_gid();
+	int l;
+
+	f->app_pid = bpf_get_current_pid_tgid() >> 32;
+	f->app_uid = (__u32)ug;
+	f->app_gid = ug >> 32;
+	f->app_cgid = bpf_get_current_cgroup_id();
+	for (l = 0; l < CRD_CG_LEVELS; l++)
+		f->app_cg_anc[l] = bpf_get_current_ancestor_cgroup_id(l);
+	bpf_get_current_comm(f->app_comm, sizeof(f->app_comm));
+}
+
+/*
+ * crd_connect - the decision for one connect(). @dst is the destination in
+ * the 128-bit space, @port_be its port. Returns the slot chosen (>= 0) and
+ * fills @proxy/@proxy_port_be, or -1 to let the connect go unchanged.
+ */
+static __always_inline int crd_connect(struct bpf_sock_addr *ctx, const __u32 dst[4],
+				       __u16 port_be, int connect6,
+				       struct crd_addr *proxy, __u16 *proxy_port_be)
+{
+	struct crd_decide d = {};
+	struct crd_config *cfg = NULL;
+	struct crd_flow_entry *prev;
+	struct crd_order *order;
+	struct crd_service *svc;
+	struct crd_svc_stats *ss;
+	struct crd_flow_entry *fe;
+	struct crd_flow *f;
+	struct bpf_sock *sk = ctx->sk;
+	__u32 slot, n, i;
+	__u64 now;
+
+	if (ctx->type != SOCK_STREAM || !sk)
+		return -1;
+	order = crd_live_order(&cfg, &d.order_idx);
+	if (!order || !cfg || order->n == 0)
+		return -1;
+	crd_count(CRD_ST_CONNECT);
+	/* A reconnecting socket must not publish a stale decision. */
+	bpf_sk_storage_delete(&crd_conn_v1, sk);
+
+	__builtin_memcpy(d.dst, dst, sizeof(d.dst));
+	d.dport = bpf_ntohs(port_be);
+	d.proto_bit = CRD_PROTO_TCP;
+	d.connect6 = connect6;
+	d.want6 = connect6 && !crd_is_v4mapped(dst);
+	d.chosen = -1;
+
+	prev = crd_continued(sk);
+	if (prev) {
+		n = prev->flow.nhops;
+		d.nhops = n > CRD_MAX_HOPS ? CRD_MAX_HOPS : n;
+		__builtin_memcpy(d.hops, prev->flow.hops, sizeof(d.hops));
+		d.app_uid = prev->flow.app_uid;
+		__builtin_memcpy(d.app_cg_anc, prev->flow.app_cg_anc, sizeof(d.app_cg_anc));
+	} else {
+		d.app_uid = (__u32)bpf_get_current_uid_gid();
+		for (i = 0; i < CRD_CG_LEVELS; i++)
+			d.app_cg_anc[i] = bpf_get_current_ancestor_cgroup_id(i);
+		/* A proxy that sets no records is never handed its own flow. */
+		d.self_id = crd_caller_service(order, d.order_idx, 0, NULL);
+	}
+
+	n = order->n > CRD_MAX_SERVICES ? CRD_MAX_SERVICES : order->n;
+	bpf_loop(n, crd_decide_one, &d, 0);
+
+	if (d.to_listener) {
+		crd_count(CRD_ST_TO_LISTENER);
+		return -1;
+	}
+	if (d.chosen < 0)
+		return -1;
+	slot = d.chosen;
+	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	if (!svc)
+		return -1;
+	ss = crd_svc_stats(slot);
+	if (d.nhops >= cfg->hop_limit || d.nhops >= CRD_MAX_HOPS) {
+		crd_count(CRD_ST_HOP_GUARD);
+		if (ss)
+			ss->hop_guard++;
+		return -1;
+	}
+
+	fe = bpf_sk_storage_get(&crd_conn_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!fe) {
+		crd_count(CRD_ST_NO_STORAGE);
+		return -1;
+	}
+	fe->consumer = 0;
+	f = &fe->flow;
+	now = bpf_ktime_get_ns();
+	if (prev) {
+		__builtin_memcpy(f, &prev->flow, sizeof(*f));
+	} else {
+		__builtin_memset(f, 0, sizeof(*f));
+		f->flow_id = crd_random64();
+		f->start_ns = now;
+		__builtin_memcpy(f->orig_dst.ip6, dst, sizeof(f->orig_dst.ip6));
+		f->orig_dst_port_be = port_be;
+		f->orig_family = crd_is_v4mapped(dst) ? AF_INET : AF_INET6;
+		f->proto = IPPROTO_TCP;
+		crd_fill_app(f);
+	}
+	n = d.nhops;
+	if (n < CRD_MAX_HOPS) {
+		__u64 us = (now - f->start_ns) / 1000;
+
+		f->hops[n] = svc->id;
+		f->hop_us[n] = us > 0xffffffffULL ? 0xffffffff : us;
+		f->nhops = n + 1;
+	}
+
+	if (d.want6) {
+		__builtin_memcpy(proxy->ip6, svc->proxy6, sizeof(proxy->ip6));
+		*proxy_port_be = svc->proxy6_port_be;
+	} else if (svc->flags & CRD_SVC_PROXY4) {
+		crd_set_v4(proxy, svc->proxy4);
+		*proxy_port_be = svc->proxy4_port_be;
+	} else {
+		__builtin_memcpy(proxy->ip6, svc->proxy6, sizeof(proxy->ip6));
+		*proxy_port_be = svc->proxy6_port_be;
+	}
+	crd_count(CRD_ST_REDIRECTED);
+	if (ss)
+		ss->redirected++;
+	return slot;
+}
+
+SEC("cgroup/connect4")
+int crd_connect4(struct bpf_sock_addr *ctx)
+{
+	struct crd_addr dst, proxy = {};
+	__u16 proxy_port = 0;
+
+	crd_set_v4(&dst, ctx->user_ip4);
+	if (crd_connect(ctx, dst.ip6, (__u16)ctx->user_port, 0, &proxy, &proxy_port) < 0)
+		return 1;
+	if (!crd_is_v4mapped(proxy.ip6))
+		return 1;   /* cannot happen: want6 is 0 for AF_INET */
+	ctx->user_ip4 = proxy.ip6[3];
+	ctx->user_port = proxy_port;
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int crd_connect6(struct bpf_sock_addr *ctx)
+{
+	struct crd_addr dst, proxy = {};
+	__u16 proxy_port = 0;
+
+	dst.ip6[0] = ctx->user_ip6[0];
+	dst.ip6[1] = ctx->user_ip6[1];
+	dst.ip6[2] = ctx->user_ip6[2];
+	dst.ip6[3] = ctx->user_ip6[3];
+	if (crd_connect(ctx, dst.ip6, (__u16)ctx->user_port, 1, &proxy, &proxy_port) < 0)
+		return 1;
+	ctx->user_ip6[0] = proxy.ip6[0];
+	ctx->user_ip6[1] = proxy.ip6[1];
+	ctx->user_ip6[2] = proxy.ip6[2];
+	ctx->user_ip6[3] = proxy.ip6[3];
+	ctx->user_port = proxy_port;
+	return 1;
+}
+
+/* ---- sockops: hand the records to the accepted socket ----------------------- */
+
+/* Load a context field into a register the compiler cannot re-derive. */
+#define crd_ld(field) ({ __u32 __v = (field); asm volatile("" : "+r"(__v)); __v; })
+
+/*
+ * The 4-tuple of a sockops socket: local is src, remote is dst (swapped when
+ * @swap). Every field is loaded unconditionally: given a branch per family,
+ * clang selects between two context pointers and loads once, which the
+ * verifier rejects ("dereference of modified ctx ptr").
+ */
+static __always_inline void crd_skops_tuple(struct bpf_sock_ops *skops,
+					    struct crd_tuple *t, int swap)
+{
+	struct crd_addr local, remote;
+	__u32 family = crd_ld(skops->family);
+	__u32 l4 = crd_ld(skops->local_ip4), r4 = crd_ld(skops->remote_ip4);
+	__u32 l0 = crd_ld(skops->local_ip6[0]), l1 = crd_ld(skops->local_ip6[1]);
+	__u32 l2 = crd_ld(skops->local_ip6[2]), l3 = crd_ld(skops->local_ip6[3]);
+	__u32 r0 = crd_ld(skops->remote_ip6[0]), r1 = crd_ld(skops->remote_ip6[1]);
+	__u32 r2 = crd_ld(skops->remote_ip6[2]), r3 = crd_ld(skops->remote_ip6[3]);
+	__u16 lport = crd_ld(skops->local_port);
+	__u16 rport = bpf_ntohl(crd_ld(skops->remote_port));
+
+	if (family == AF_INET) {
+		crd_set_v4(&local, l4);
+		crd_set_v4(&remote, r4);
+	} else {
+		local.ip6[0] = l0;
+		local.ip6[1] = l1;
+		local.ip6[2] = l2;
+		local.ip6[3] = l3;
+		remote.ip6[0] = r0;
+		remote.ip6[1] = r1;
+		remote.ip6[2] = r2;
+		remote.ip6[3] = r3;
+	}
+	__builtin_memset(t, 0, sizeof(*t));
+	if (!swap) {
+		t->src = local;
+		t->dst = remote;
+		t->sport = lport;
+		t->dport = rport;
+	} else {
+		t->src = remote;
+		t->dst = local;
+		t->sport = rport;
+		t->dport = lport;
+	}
+}
+
+/* The SYN is about to leave: publish the records under the 4-tuple. */
+static __always_inline void crd_publish(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct crd_flow_entry *fe;
+	struct crd_sk *s;
+	struct crd_tuple t;
+
+	if (!sk)
+		return;
+	fe = bpf_sk_storage_get(&crd_conn_v1, sk, 0, 0);
+	if (!fe)
+		return;
+	crd_skops_tuple(skops, &t, 0);
+	if (fe->flow.nhops == 1) {
+		fe->flow.orig_src = t.src;
+		fe->flow.orig_src_port_be = bpf_htons(t.sport);
+	}
+	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s || bpf_map_update_elem(&crd_pend_v1, &t, fe, BPF_ANY)) {
+		crd_count(CRD_ST_PEND_FULL);
+	} else {
+		s->tuple = t;
+		s->flags |= CRD_SKF_PUBLISHED;
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+					  BPF_SOCK_OPS_STATE_CB_FLAG);
+	}
+	bpf_sk_storage_delete(&crd_conn_v1, sk);
+}
+
+/* The proxy's side of the handshake completed: adopt the records. */
+static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct crd_flow_entry *e;
+	struct crd_tuple t;
+	struct crd_sk *s;
+	__u64 token;
+
+	if (!sk)
+		return;
+	crd_skops_tuple(skops, &t, 1);
+	e = bpf_map_lookup_elem(&crd_pend_v1, &t);
+	if (!e)
+		return;
+	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	token = crd_random64();
+	if (!s || bpf_map_update_elem(&crd_flows_v1, &token, e, BPF_NOEXIST)) {
+		crd_count(CRD_ST_FLOWS_FULL);
+	} else {
+		s->token = token;
+		crd_count(CRD_ST_ACCEPTED);
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+					  BPF_SOCK_OPS_STATE_CB_FLAG);
+	}
+	bpf_map_delete_elem(&crd_pend_v1, &t);
+}
+
+/* Drop every claim socket state @s holds (idempotent). */
+static __always_inline void crd_forget(struct crd_sk *s)
+{
+	struct crd_flow_entry *e;
+
+	if (s->token) {
+		bpf_map_delete_elem(&crd_flows_v1, &s->token);
+		s->token = 0;
+	}
+	if (s->used_token) {
+		e = bpf_map_lookup_elem(&crd_flows_v1, &s->used_token);
+		if (e)
+			__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0);
+		s->used_token = 0;
+	}
+	if (s->flags & CRD_SKF_PUBLISHED) {
+		bpf_map_delete_elem(&crd_pend_v1, &s->tuple);
+		s->flags &= ~CRD_SKF_PUBLISHED;
+	}
+}
+
+SEC("sockops")
+int crd_sockops(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk;
+	struct crd_sk *s;
+
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		crd_publish(skops);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		crd_adopt(skops);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		sk = skops->sk;
+		if (skops->args[1] != BPF_TCP_CLOSE || !sk)
+			break;
+		s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+		if (s)
+			crd_forget(s);
+		break;
+	}
+	return 1;
+}
+
+SEC("cgroup/sock_release")
+int crd_sock_release(struct bpf_sock *sk)
+{
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+
+	/* The pending tuple stays until TCP_CLOSE: the proxy may not have
+	 * completed its side of the handshake yet. */
+	if (s) {
+		if (s->token) {
+			bpf_map_delete_elem(&crd_flows_v1, &s->token);
+			s->token = 0;
+		}
+		if (s->used_token) {
+			struct crd_flow_entry *e =
+				bpf_map_lookup_elem(&crd_flows_v1, &s->used_token);
+
+			if (e)
+				__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0);
+			s->used_token = 0;
+		}
+	}
+	return 1;
+}
+
+/* ---- getsockopt / setsockopt: the API --------------------------------------- */
+
+/* Answer a getsockopt with @len bytes of @src; -ENOSPC if they do not fit. */
+static __always_inline int crd_answer(struct bpf_sockopt *ctx, const void *src, __u32 len)
+{
+	__u8 *optval = ctx->optval;
+	__u8 *end = ctx->optval_end;
+
+	if (optval + len > end) {
+		ctx->retval = -ENOSPC;
+		return 1;
+	}
+	bpf_probe_read_kernel(optval, len, src);
+	ctx->optlen = len;
+	/* clang 14 may merge the two 4-byte stores into one 8-byte store,
+	 * which the verifier rejects. */
+	asm volatile("" ::: "memory");
+	ctx->retval = 0;
+	return 1;
+}
+
+static __always_inline int crd_fail(struct bpf_sockopt *ctx, int err)
+{
+	ctx->retval = -err;
+	return 1;
+}
+
+/* The live flow entry of an accepted socket, or an errno in *err. */
+static __always_inline struct crd_flow_entry *crd_accepted_flow(struct bpf_sock *sk, int *err)
+{
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+	struct crd_flow_entry *e;
+
+	if (sk->state == BPF_TCP_CLOSE || sk->state == BPF_TCP_LISTEN ||
+	    sk->state == BPF_TCP_SYN_SENT) {
+		*err = ENOTCONN;
+		return NULL;
+	}
+	if (!s || !s->token) {
+		*err = ENOENT;
+		return NULL;
+	}
+	e = bpf_map_lookup_elem(&crd_flows_v1, &s->token);
+	if (!e) {
+		*err = ENOENT;
+		return NULL;
+	}
+	*err = 0;
+	return e;
+}
+
+static __always_inline int crd_get_records(struct bpf_sockopt *ctx, struct bpf_sock *sk,
+					   int size_only)
+{
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+	struct crd_flow_entry *e;
+	struct crd_blob b = {};
+	__u32 sz = sizeof(b);
+	int err;
+
+	e = crd_accepted_flow(sk, &err);
+	if (!e || !s)
+		return crd_fail(ctx, err ? err : ENOENT);
+	if (size_only)
+		return crd_answer(ctx, &sz, sizeof(sz));
+	b.magic = CRD_BLOB_MAGIC;
+	b.version = CRD_BLOB_VERSION;
+	b.size = sizeof(b);
+	b.token = s->token;
+	b.flow_id = e->flow.flow_id;
+	b.nhops = e->flow.nhops;
+	__builtin_memcpy(b.hops, e->flow.hops, sizeof(b.hops));
+	return crd_answer(ctx, &b, sizeof(b));
+}
+
+/* The state of flow @f for the caller, and the caller's service id. */
+static __always_inline int crd_caller_state(const struct crd_flow *f, __u32 *svc_id)
+{
+	struct crd_config *cfg = NULL;
+	__u32 n = f->nhops, last, id, idx = 0;
+	struct crd_order *order = crd_live_order(&cfg, &idx);
+
+	*svc_id = 0;
+	if (!order || n == 0)
+		return CONNREDIR_NOT_REDIRECTED;
+	if (n > CRD_MAX_HOPS)
+		n = CRD_MAX_HOPS;
+	/* Best first: the service that last redirected the flow. */
+	last = f->hops[(n - 1) & (CRD_MAX_HOPS - 1)];
+	id = crd_caller_service(order, idx, last, NULL);
+	if (id) {
+		*svc_id = id;
+		return CONNREDIR_REDIRECTED_BY_SELF;
+	}
+	id = crd_caller_service(order, idx, 0, NULL);
+	if (!id)
+		return CONNREDIR_REDIRECTED_BY_OTHER;
+	*svc_id = id;
+	return crd_state_of(f->hops, n, id);
+}
+
+static __always_inline int crd_get_state(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+{
+	struct connredir_state_info info = {};
+	struct crd_flow_entry *e;
+	__u32 id;
+	int err;
+
+	e = crd_accepted_flow(sk, &err);
+	if (!e)
+		return crd_fail(ctx, err);
+	info.state = crd_caller_state(&e->flow, &id);
+	info.service_id = id;
+	info.nhops = e->flow.nhops;
+	return crd_answer(ctx, &info, sizeof(info));
+}
+
+static __always_inline int crd_get_context(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+{
+	struct connredir_context c = {};
+	struct crd_flow_entry *e;
+	struct crd_flow *f;
+	__u32 id, n, i;
+	int err, state, hop = -1;
+
+	e = crd_accepted_flow(sk, &err);
+	if (!e)
+		return crd_fail(ctx, err);
+	f = &e->flow;
+	state = crd_caller_state(f, &id);
+	if (state != CONNREDIR_REDIRECTED_BY_SELF &&
+	    state != CONNREDIR_PREVIOUSLY_REDIRECTED_BY_SELF)
+		return crd_fail(ctx, EACCES);
+	n = f->nhops > CRD_MAX_HOPS ? CRD_MAX_HOPS : f->nhops;
+	for (i = 0; i < CRD_MAX_HOPS; i++) {
+		if (i >= n)
+			break;
+		if (f->hops[i] == id)
+			hop = i;
+	}
+	if (hop < 0)
+		return crd_fail(ctx, EACCES);
+	c.version = CONNREDIR_CONTEXT_VERSION;
+	c.size = sizeof(c);
+	c.service_id = id;
+	c.hop = hop;
+	__builtin_memcpy(c.orig_dst, f->orig_dst.ip6, 16);
+	__builtin_memcpy(c.orig_src, f->orig_src.ip6, 16);
+	c.orig_dst_port = f->orig_dst_port_be;
+	c.orig_src_port = f->orig_src_port_be;
+	c.protocol = f->proto;
+	c.orig_family = f->orig_family;
+	c.nhops = f->nhops;
+	c.app_pid = f->app_pid;
+	c.app_uid = f->app_uid;
+	c.app_gid = f->app_gid;
+	c.app_cgroup_id = f->app_cgid;
+	__builtin_memcpy(c.app_comm, f->app_comm, sizeof(c.app_comm));
+	c.flow_id = f->flow_id;
+	c.start_ns = f->start_ns;
+	c.redirect_ns = f->start_ns + (__u64)f->hop_us[hop & (CRD_MAX_HOPS - 1)] * 1000;
+	return crd_answer(ctx, &c, sizeof(c));
+}
+
+struct crd_sockaddr_in {
+	__u16 family;
+	__u16 port_be;
+	__u32 addr;
+	__u8 zero[8];
+};
+
+struct crd_sockaddr_in6 {
+	__u16 family;
+	__u16 port_be;
+	__u32 flowinfo;
+	__u32 addr[4];
+	__u32 scope_id;
+};
+
+/* SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST for a redirected accepted socket. */
+static __always_inline int crd_get_origdst(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+{
+	struct crd_flow_entry *e;
+	int err;
+
+	if (ctx->retval == 0)
+		return 1;   /* netfilter answered: its answer stands */
+	e = crd_accepted_flow(sk, &err);
+	if (!e)
+		return 1;   /* keep the kernel's error */
+	if (ctx->level == SOL_IP) {
+		struct crd_sockaddr_in sin = {};
+
+		if (!crd_is_v4mapped(e->flow.orig_dst.ip6))
+			return 1;
+		sin.family = AF_INET;
+		sin.port_be = e->flow.orig_dst_port_be;
+		sin.addr = e->flow.orig_dst.ip6[3];
+		return crd_answer(ctx, &sin, sizeof(sin));
+	} else {
+		struct crd_sockaddr_in6 sin6 = {};
+
+		sin6.family = AF_INET6;
+		sin6.port_be = e->flow.orig_dst_port_be;
+		__builtin_memcpy(sin6.addr, e->flow.orig_dst.ip6, 16);
+		return crd_answer(ctx, &sin6, sizeof(sin6));
+	}
+}
+
+SEC("cgroup/getsockopt")
+int crd_getsockopt(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+
+	if (!sk)
+		return 1;
+	if (ctx->level == CONNREDIR_SOL) {
+		if (sk->protocol != IPPROTO_TCP)
+			return crd_fail(ctx, EOPNOTSUPP);
+		switch (ctx->optname) {
+		case CONNREDIR_RECORDS:
+			return crd_get_records(ctx, sk, 0);
+		case CONNREDIR_RECORDS_SIZE:
+			return crd_get_records(ctx, sk, 1);
+		case CONNREDIR_CONTEXT:
+			return crd_get_context(ctx, sk);
+		case CONNREDIR_STATE:
+			return crd_get_state(ctx, sk);
+		}
+		return crd_fail(ctx, ENOPROTOOPT);
+	}
+	if (ctx->optname == SO_ORIGINAL_DST &&
+	    (ctx->level == SOL_IP || ctx->level == SOL_IPV6) &&
+	    sk->protocol == IPPROTO_TCP)
+		return crd_get_origdst(ctx, sk);
+	return 1;
+}
+
+/* Refuse a setsockopt with @err; the kernel's handler does not run. */
+static __always_inline int crd_refuse(struct bpf_sockopt *ctx, int err, enum crd_stat st)
+{
+	crd_count(st);
+	bpf_set_retval(-err);
+	return 0;
+}
+
+static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+{
+	struct crd_config *cfg = NULL;
+	struct crd_order *order;
+	struct crd_flow_entry *e;
+	struct crd_blob b;
+	struct crd_sk *s;
+	__u8 *optval = ctx->optval;
+	__u8 *end = ctx->optval_end;
+	__u64 claim, old;
+	__u32 n, last, i, idx = 0;
+
+	if (sk->protocol != IPPROTO_TCP)
+		return crd_refuse(ctx, EOPNOTSUPP, CRD_ST_SET_EINVAL);
+	if (sk->state != BPF_TCP_CLOSE)
+		return crd_refuse(ctx, EISCONN, CRD_ST_SET_EINVAL);
+	if (ctx->optlen != sizeof(b) || optval + sizeof(b) > end)
+		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
+	__builtin_memcpy(&b, optval, sizeof(b));
+	if (b.magic != CRD_BLOB_MAGIC || b.version != CRD_BLOB_VERSION ||
+	    b.size != sizeof(b) || b.nhops == 0 || b.nhops > CRD_MAX_HOPS)
+		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
+	e = bpf_map_lookup_elem(&crd_flows_v1, &b.token);
+	if (!e || e->flow.flow_id != b.flow_id || e->flow.nhops != b.nhops)
+		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
+	n = b.nhops;
+	for (i = 0; i < CRD_MAX_HOPS; i++) {
+		if (i >= n)
+			break;
+		if (e->flow.hops[i] != b.hops[i])
+			return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
+	}
+	/* Only the proxy of the service that last redirected the flow. */
+	order = crd_live_order(&cfg, &idx);
+	last = e->flow.hops[(n - 1) & (CRD_MAX_HOPS - 1)];
+	if (!crd_caller_service(order, idx, last, NULL))
+		return crd_refuse(ctx, EACCES, CRD_ST_SET_EACCES);
+
+	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
+	if (s->used_token == b.token && e->consumer == s->consumer_id && s->consumer_id) {
+		ctx->optlen = -1;   /* the same blob again on the same socket */
+		return 1;
+	}
+	claim = crd_random64();
+	old = __sync_val_compare_and_swap(&e->consumer, 0, claim);
+	if (old != 0)   /* already continued by another live socket: a replay */
+		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
+	if (s->used_token) {   /* drop this socket's earlier claim */
+		struct crd_flow_entry *pe = bpf_map_lookup_elem(&crd_flows_v1, &s->used_token);
+
+		if (pe)
+			__sync_val_compare_and_swap(&pe->consumer, s->consumer_id, 0);
+	}
+	s->used_token = b.token;
+	s->consumer_id = claim;
+	crd_count(CRD_ST_SET_OK);
+	ctx->optlen = -1;   /* consumed: the kernel's handler does not run */
+	return 1;
+}
+
+SEC("cgroup/setsockopt")
+int crd_setsockopt(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+
+	if (ctx->level != CONNREDIR_SOL || !sk)
+		return 1;
+	if (ctx->optname == CONNREDIR_RECORDS)
+		return crd_set_records(ctx, sk);
+	return crd_refuse(ctx, ENOPROTOOPT, CRD_ST_SET_EINVAL);
+}

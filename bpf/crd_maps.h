@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crd_maps.h - every map and every struct the BPF programs share with user
+ * space. Included by bpf/connredir.bpf.c (with vmlinux.h) and by lib/.
+ *
+ * Byte order: addresses are always 16 bytes in network order, IPv4 as
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d), so one matcher serves both families and
+ * an AF_INET6 socket connecting to ::ffff:a.b.c.d is treated exactly like an
+ * AF_INET socket connecting to a.b.c.d. Ports are network order where the
+ * name ends in _be, host order otherwise.
+ *
+ * Layout version: CRD_LAYOUT_VERSION. Map names carry it ("_v1"); a change to
+ * any struct here bumps it, and the CLI refuses to mix layouts.
+ */
+#ifndef CONNREDIR_BPF_CRD_MAPS_H
+#define CONNREDIR_BPF_CRD_MAPS_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define CRD_LAYOUT_VERSION 1
+
+#define CRD_MAX_SERVICES 64   /* service slots */
+#define CRD_MAX_HOPS 16       /* == CONNREDIR_MAX_HOPS */
+#define CRD_DEFAULT_HOP_LIMIT 8
+#define CRD_MAX_PREFIXES 8    /* per list (--dst, --not-dst) */
+#define CRD_MAX_PORTS 8       /* --dport ranges */
+#define CRD_CG_LEVELS 8       /* cgroup ancestors kept for app filters */
+#define CRD_NAME_LEN 32       /* service name, NUL included */
+#define CRD_PATH_LEN 256      /* attached cgroup path, NUL included */
+
+#define CRD_PEND_MAX 65536    /* connecting sockets not yet accepted */
+#define CRD_FLOWS_MAX 262144  /* accepted redirected sockets alive */
+
+/* ---- Services ------------------------------------------------------------ */
+
+/* struct crd_service.flags */
+#define CRD_SVC_PROXY4 (1u << 0)     /* proxy4 / proxy4_port_be are set */
+#define CRD_SVC_PROXY6 (1u << 1)     /* proxy6 / proxy6_port_be are set */
+#define CRD_SVC_APP_UID (1u << 2)    /* filter: original app's uid */
+#define CRD_SVC_APP_CG (1u << 3)     /* filter: original app's cgroup subtree */
+#define CRD_SVC_OWNER_UID (1u << 4)  /* proxy identity: uid */
+#define CRD_SVC_OWNER_CG (1u << 5)   /* proxy identity: cgroup subtree */
+
+/* struct crd_service.proto_mask */
+#define CRD_PROTO_TCP (1u << 0)      /* SOCK_STREAM: TCP, MPTCP, TFO */
+#define CRD_PROTO_UDP (1u << 1)
+
+struct crd_prefix {
+	__u32 addr[4];   /* network order, bits beyond plen are zero */
+	__u8 plen;       /* 0-128, in the IPv6 space (IPv4 /8 is 104) */
+	__u8 pad[3];
+};
+
+struct crd_port_range {
+	__u16 lo;        /* host order, inclusive */
+	__u16 hi;        /* host order, inclusive */
+};
+
+/* Map crd_svc_v1: array, key = slot (0..CRD_MAX_SERVICES-1). */
+struct crd_service {
+	__u32 id;                 /* 0: free slot; ids are never reused */
+	__s32 weight;             /* higher is offered the flow first */
+	char name[CRD_NAME_LEN];  /* unique, NUL-terminated */
+	__u32 flags;              /* CRD_SVC_* */
+	__u8 proto_mask;          /* CRD_PROTO_* it redirects */
+	__u8 n_dst;               /* used entries of dst[] (0: any) */
+	__u8 n_not_dst;           /* used entries of not_dst[] */
+	__u8 n_ports;             /* used entries of ports[] (0: any) */
+	__u8 app_cg_level;        /* level of app_cgid below the v2 root */
+	__u8 owner_cg_level;      /* level of owner_cgid below the v2 root */
+	__u16 pad;
+	__u32 proxy4;             /* proxy listener, IPv4, network order */
+	__u32 proxy6[4];          /* proxy listener, IPv6, network order */
+	__u16 proxy4_port_be;
+	__u16 proxy6_port_be;
+	__u32 app_uid;            /* filter (CRD_SVC_APP_UID) */
+	__u32 owner_uid;          /* identity (CRD_SVC_OWNER_UID) */
+	__u32 pad2;
+	__u64 app_cgid;           /* filter (CRD_SVC_APP_CG) */
+	__u64 owner_cgid;         /* identity (CRD_SVC_OWNER_CG) */
+	struct crd_prefix dst[CRD_MAX_PREFIXES];      /* include (any of) */
+	struct crd_prefix not_dst[CRD_MAX_PREFIXES];  /* exclude (none of) */
+	struct crd_port_range ports[CRD_MAX_PORTS];   /* destination ports */
+};
+
+/* Map crd_cfg_v1: array of one. */
+struct crd_config {
+	__u32 layout;             /* CRD_LAYOUT_VERSION of who created the maps */
+	__u32 hop_limit;          /* redirections after which a flow passes */
+	__u32 active_order;       /* which crd_order_v1 entry is live (0/1) */
+	__u32 next_id;            /* next service id to hand out */
+	__u64 cgroup_id;          /* the attached cgroup */
+	__u64 attached_ns;        /* CLOCK_MONOTONIC at attach */
+	char cgroup_path[CRD_PATH_LEN]; /* the attached cgroup, for humans */
+};
+
+/*
+ * Map crd_order_v1: array of two, double-buffered. User space writes the
+ * entry that is not active, then flips crd_config.active_order with one
+ * 4-byte store, so a connect never reads a half-written order.
+ */
+struct crd_order {
+	__u32 n;                          /* services in slot[] */
+	__u32 slot[CRD_MAX_SERVICES];     /* slots, highest weight first */
+};
+
+/* ---- Flows ---------------------------------------------------------------- */
+
+struct crd_addr {
+	__u32 ip6[4];    /* network order; IPv4 as ::ffff:a.b.c.d */
+};
+
+/*
+ * A flow's redirect records: the kernel's copy of its history and the
+ * original application. Made when a flow is first redirected; every later
+ * redirection appends a hop.
+ */
+struct crd_flow {
+	__u64 flow_id;            /* random, the same at every hop */
+	__u64 start_ns;           /* first redirection, CLOCK_MONOTONIC */
+	__u64 app_cgid;           /* original app's cgroup id */
+	__u64 app_cg_anc[CRD_CG_LEVELS]; /* its ancestors by level (0: none) */
+	struct crd_addr orig_dst; /* where the application connected */
+	struct crd_addr orig_src; /* the application socket's local address */
+	__u16 orig_dst_port_be;
+	__u16 orig_src_port_be;
+	__u32 app_pid;            /* tgid */
+	__u32 app_uid;
+	__u32 app_gid;
+	char app_comm[16];
+	__u8 proto;               /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 orig_family;         /* AF_INET / AF_INET6 of orig_dst's form */
+	__u8 nhops;               /* used entries of hops[] */
+	__u8 flags;               /* reserved */
+	__u16 hops[CRD_MAX_HOPS]; /* service ids, oldest first */
+	__u32 hop_us[CRD_MAX_HOPS]; /* µs from start_ns to each redirection */
+};
+
+/*
+ * Maps crd_pend_v1 (key struct crd_tuple: a connecting application socket,
+ * written when its SYN leaves) and crd_flows_v1 (key: a random token, one per
+ * accepted redirected socket, deleted when it closes).
+ */
+struct crd_flow_entry {
+	struct crd_flow flow;
+	__u64 consumer;           /* crd_sk.consumer_id of the socket the records
+				   * were set on; 0: not set on any live socket */
+};
+
+/* A TCP 4-tuple as the connecting side sees it. */
+struct crd_tuple {
+	struct crd_addr src;      /* application socket's local address */
+	struct crd_addr dst;      /* the proxy listener it connects to */
+	__u16 sport;              /* host order */
+	__u16 dport;              /* host order */
+	__u32 pad;
+};
+
+/* crd_sk.flags */
+#define CRD_SKF_PUBLISHED (1u << 0)  /* tuple is a key in crd_pend_v1 */
+
+/* Socket-local storage crd_sk_v1: what connredir knows of a socket. */
+struct crd_sk {
+	__u64 token;              /* accepted socket: its key in crd_flows_v1 */
+	__u64 used_token;         /* outbound socket: the flow it continues */
+	__u64 consumer_id;        /* outbound socket: its claim on used_token */
+	struct crd_tuple tuple;   /* connecting socket: its crd_pend_v1 key */
+	__u32 flags;              /* CRD_SKF_* */
+	__u32 pad;
+};
+
+/*
+ * Socket-local storage crd_conn_v1: struct crd_flow_entry (consumer 0), the
+ * records of a socket whose connect() was just redirected, kept only until
+ * its SYN leaves (then moved to crd_pend_v1).
+ */
+
+/* The records blob handed to proxies (opaque to them). */
+#define CRD_BLOB_MAGIC 0x52445243u   /* "CRDR" little-endian */
+#define CRD_BLOB_VERSION 1
+struct crd_blob {
+	__u32 magic;              /* CRD_BLOB_MAGIC */
+	__u16 version;            /* CRD_BLOB_VERSION */
+	__u16 size;               /* sizeof(struct crd_blob) */
+	__u64 token;              /* the live flow it was read from */
+	__u64 flow_id;            /* must match the kernel's copy */
+	__u8 nhops;               /* must match the kernel's copy */
+	__u8 pad[7];
+	__u16 hops[CRD_MAX_HOPS]; /* must match the kernel's copy */
+};
+
+/* ---- Counters ------------------------------------------------------------- */
+
+/* Map crd_stats_v1: per-CPU array of one struct crd_stats. */
+enum crd_stat {
+	CRD_ST_CONNECT = 0,       /* connects seen by the hooks */
+	CRD_ST_REDIRECTED,        /* connects redirected */
+	CRD_ST_TO_LISTENER,       /* passed: destination is a service listener */
+	CRD_ST_HOP_GUARD,         /* passed: hop guard tripped */
+	CRD_ST_NO_STORAGE,        /* passed: no memory for the records */
+	CRD_ST_PEND_FULL,         /* records not published: crd_pend_v1 full */
+	CRD_ST_FLOWS_FULL,        /* records lost at accept: crd_flows_v1 full */
+	CRD_ST_ACCEPTED,          /* redirected connections accepted by a proxy */
+	CRD_ST_SET_OK,            /* set-records accepted */
+	CRD_ST_SET_EINVAL,        /* set-records refused: bad blob */
+	CRD_ST_SET_EACCES,        /* set-records refused: not the proxy */
+	CRD_ST_MAX
+};
+struct crd_stats {
+	__u64 c[CRD_ST_MAX];
+};
+
+/* Map crd_svcst_v1: per-CPU array, key = slot. */
+struct crd_svc_stats {
+	__u64 redirected;         /* flows this service took */
+	__u64 passed[4];          /* filter matched, passed, by state */
+	__u64 hop_guard;          /* would have taken it, hop guard said no */
+};
+
+#endif /* CONNREDIR_BPF_CRD_MAPS_H */

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: MIT
+/*
+ * attach.c - `attach`, `detach` and `set`: an instance's life.
+ *
+ * attach loads the programs, pins every map and every cgroup link under
+ * CRD_PIN_ROOT/NAME and exits: the pins keep redirection working with no
+ * daemon. detach unpins them, which detaches the links; programs others
+ * attached to the same cgroup are never touched.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <mntent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cli.h"
+#include "parse.h"
+#include "connredir.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN && getenv("CONNREDIR_DEBUG"))
+		return vfprintf(stderr, fmt, ap);
+	if (level == LIBBPF_DEBUG && getenv("CONNREDIR_DEBUG") &&
+	    !strcmp(getenv("CONNREDIR_DEBUG"), "2"))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+/* Mount bpffs at CRD_BPFFS unless a bpffs is already there. */
+static int ensure_bpffs(void)
+{
+	struct statfs sfs;
+
+	if (!statfs(CRD_BPFFS, &sfs) && sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mkdir(CRD_BPFFS, 0700) && errno != EEXIST)
+		return -errno;
+	if (mount("bpf", CRD_BPFFS, "bpf", 0, "mode=0700"))
+		return -errno;
+	return 0;
+}
+
+static const char *const link_names[] = {
+	"link_connect4", "link_connect6", "link_sockops",
+	"link_getsockopt", "link_setsockopt", "link_sock_release",
+};
+#define N_LINKS (sizeof(link_names) / sizeof(link_names[0]))
+
+/* Remove everything pinned in @dir, then @dir, then the root if empty. */
+static int unpin_all(const char *dir)
+{
+	struct dirent *de;
+	char path[PATH_MAX];
+	size_t i;
+	DIR *d;
+	int err = 0;
+
+	/* Links first: programs stop running before their maps go. */
+	for (i = 0; i < N_LINKS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, link_names[i]);
+		if (unlink(path) && errno != ENOENT)
+			err = -errno;
+	}
+	d = opendir(dir);
+	if (d) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			if (unlink(path) && errno != ENOENT)
+				err = -errno;
+		}
+		closedir(d);
+	}
+	if (rmdir(dir) && errno != ENOENT)
+		err = -errno;
+	rmdir(CRD_PIN_ROOT);   /* only succeeds when no other instance is left */
+	return err;
+}
+
+static void attach_usage(FILE *f)
+{
+	fprintf(f, "Usage: connredir [--instance NAME] attach [--system-wide] [--hop-limit N] CGROUP_PATH\n\n"
+		"Load connredir's programs and attach them to the cgroup v2 directory\n"
+		"CGROUP_PATH: every socket created by a process in that subtree is\n"
+		"subject to redirection. State is pinned under %s/NAME.\n\n"
+		"  --system-wide   allow CGROUP_PATH to be the root of the hierarchy\n"
+		"                  (every process on the machine)\n"
+		"  --hop-limit N   redirections after which a flow is never redirected\n"
+		"                  again (1-%d, default %d)\n"
+		"  -h, --help      this help\n", CRD_PIN_ROOT, CRD_MAX_HOPS,
+		CRD_DEFAULT_HOP_LIMIT);
+}
+
+int attach_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "system-wide", no_argument, NULL, 'S' },
+		{ "hop-limit", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct bpf_program *progs[N_LINKS];
+	struct bpf_link *links[N_LINKS] = { 0 };
+	struct connredir_bpf *skel = NULL;
+	struct crd_config cfg = { 0 };
+	char cg[PATH_MAX], root[PATH_MAX], dir[256], path[PATH_MAX];
+	bool system_wide = false, pinned = false;
+	const char *why = NULL;
+	uint64_t hop_limit = CRD_DEFAULT_HOP_LIMIT, cgid;
+	struct timespec ts;
+	struct bpf_map *map;
+	unsigned level;
+	int c, err, cg_fd = -1, ret = 1;
+	size_t i;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'S':
+			system_wide = true;
+			break;
+		case 'H':
+			if (crd_parse_u64(optarg, CRD_MAX_HOPS, &hop_limit, &why) || !hop_limit) {
+				crd_err("--hop-limit '%s': %s", optarg,
+					why ? why : "must be at least 1");
+				return 1;
+			}
+			break;
+		case 'h':
+			attach_usage(stdout);
+			return 0;
+		default:
+			attach_usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc - 1) {
+		attach_usage(stderr);
+		return 1;
+	}
+	err = crd_cg_resolve(argv[optind], NULL, false, cg, sizeof(cg), &cgid,
+			     &level, NULL, &why);
+	if (err) {
+		crd_err("cgroup '%s': %s", argv[optind], why);
+		return 1;
+	}
+	if (strlen(cg) >= CRD_PATH_LEN) {
+		crd_err("cgroup '%s': path longer than %d bytes", cg, CRD_PATH_LEN - 1);
+		return 1;
+	}
+	if (crd_cg2_root(root, sizeof(root)) == 0 && !strcmp(cg, root) && !system_wide) {
+		crd_err("cgroup '%s': is the root of the cgroup v2 hierarchy; attaching "
+			"there redirects every process on the machine (add --system-wide "
+			"if that is what you want)", argv[optind]);
+		return 1;
+	}
+	err = ensure_bpffs();
+	if (err) {
+		crd_err("bpffs at %s: cannot mount: %s", CRD_BPFFS, strerror(-err));
+		return 1;
+	}
+	crd_inst_dir(crd_instance, dir, sizeof(dir));
+	if (!access(dir, F_OK)) {
+		crd_err("instance '%s': already attached (%s exists); detach it first",
+			crd_instance, dir);
+		return 1;
+	}
+	libbpf_set_print(libbpf_quiet);
+
+	skel = connredir_bpf__open();
+	if (!skel) {
+		crd_err("loading BPF object: %s", strerror(errno));
+		goto out;
+	}
+	err = connredir_bpf__load(skel);
+	if (err) {
+		crd_err("loading BPF programs: %s (run with CONNREDIR_DEBUG=1 for the "
+			"verifier's log; needs root and Linux >= 6.1)", strerror(-err));
+		goto out;
+	}
+	if (mkdir(CRD_PIN_ROOT, 0700) && errno != EEXIST) {
+		crd_err("%s: %s", CRD_PIN_ROOT, strerror(errno));
+		goto out;
+	}
+	if (mkdir(dir, 0700)) {
+		crd_err("%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	pinned = true;
+
+	cfg.layout = CRD_LAYOUT_VERSION;
+	cfg.hop_limit = hop_limit;
+	cfg.next_id = 1;
+	cfg.cgroup_id = cgid;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cfg.attached_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	memcpy(cfg.cgroup_path, cg, strlen(cg) + 1);
+	{
+		__u32 zero = 0;
+
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.crd_cfg_v1), &zero, &cfg, BPF_ANY)) {
+			crd_err("writing the configuration map: %s", strerror(errno));
+			goto out;
+		}
+	}
+	bpf_object__for_each_map(map, skel->obj) {
+		if (strncmp(bpf_map__name(map), "crd_", 4))
+			continue;   /* .bss and friends */
+		snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		err = bpf_map__pin(map, path);
+		if (err) {
+			crd_err("pinning map %s: %s", path, strerror(-err));
+			goto out;
+		}
+	}
+
+	cg_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0) {
+		crd_err("cgroup '%s': %s", cg, strerror(errno));
+		goto out;
+	}
+	progs[0] = skel->progs.crd_connect4;
+	progs[1] = skel->progs.crd_connect6;
+	progs[2] = skel->progs.crd_sockops;
+	progs[3] = skel->progs.crd_getsockopt;
+	progs[4] = skel->progs.crd_setsockopt;
+	progs[5] = skel->progs.crd_sock_release;
+	for (i = 0; i < N_LINKS; i++) {
+		links[i] = bpf_program__attach_cgroup(progs[i], cg_fd);
+		if (!links[i]) {
+			crd_err("attaching %s to cgroup '%s': %s",
+				bpf_program__name(progs[i]), cg, strerror(errno));
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, link_names[i]);
+		err = bpf_link__pin(links[i], path);
+		if (err) {
+			crd_err("pinning link %s: %s", path, strerror(-err));
+			goto out;
+		}
+	}
+	printf("instance %s attached to %s (hop limit %u)\n", crd_instance, cg,
+	       (unsigned)hop_limit);
+	ret = 0;
+out:
+	for (i = 0; i < N_LINKS; i++)
+		bpf_link__destroy(links[i]);   /* the pins keep them alive */
+	if (cg_fd >= 0)
+		close(cg_fd);
+	if (ret && pinned)
+		unpin_all(dir);
+	connredir_bpf__destroy(skel);
+	return ret;
+}
+
+static void detach_usage(FILE *f)
+{
+	fprintf(f, "Usage: connredir [--instance NAME] detach\n\n"
+		"Detach this instance's programs from its cgroup and remove its pinned\n"
+		"maps. Programs of other instances or other tools stay attached.\n"
+		"Connections already redirected keep going; new ones are not redirected.\n");
+}
+
+int detach_main(int argc, char **argv)
+{
+	struct crd_inst in;
+	char dir[256];
+	int err;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		detach_usage(stdout);
+		return 0;
+	}
+	if (argc != 1) {
+		detach_usage(stderr);
+		return 1;
+	}
+	crd_inst_dir(crd_instance, dir, sizeof(dir));
+	if (access(dir, F_OK)) {
+		crd_err("instance '%s': not attached (no %s)", crd_instance, dir);
+		return 1;
+	}
+	/* Lock out concurrent service changes while the pins go. A layout
+	 * mismatch must not stop a detach. */
+	err = crd_inst_open(crd_instance, true, &in);
+	err = unpin_all(dir);
+	if (in.lock_fd >= 0 || in.svc_fd >= 0)
+		crd_inst_close(&in);
+	if (err) {
+		crd_err("instance '%s': removing %s: %s", crd_instance, dir, strerror(-err));
+		return 1;
+	}
+	printf("instance %s detached\n", crd_instance);
+	return 0;
+}
+
+static void set_usage(FILE *f)
+{
+	fprintf(f, "Usage: connredir [--instance NAME] set --hop-limit N\n\n"
+		"  --hop-limit N   redirections after which a flow is never redirected\n"
+		"                  again (1-%d)\n", CRD_MAX_HOPS);
+}
+
+int set_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "hop-limit", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct crd_config cfg;
+	struct crd_inst in;
+	const char *why = NULL;
+	uint64_t hop = 0;
+	int c, err;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			if (crd_parse_u64(optarg, CRD_MAX_HOPS, &hop, &why) || !hop) {
+				crd_err("--hop-limit '%s': %s", optarg,
+					why ? why : "must be at least 1");
+				return 1;
+			}
+			break;
+		case 'h':
+			set_usage(stdout);
+			return 0;
+		default:
+			set_usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc || !hop) {
+		set_usage(stderr);
+		return 1;
+	}
+	err = crd_inst_open(crd_instance, true, &in);
+	if (err) {
+		crd_err("instance '%s': %s", crd_instance,
+			err == -ENOENT ? "not attached" : strerror(-err));
+		return 1;
+	}
+	err = crd_inst_get_config(&in, &cfg);
+	if (!err) {
+		cfg.hop_limit = hop;
+		err = crd_inst_put_config(&in, &cfg);
+	}
+	crd_inst_close(&in);
+	if (err) {
+		crd_err("instance '%s': %s", crd_instance, strerror(-err));
+		return 1;
+	}
+	return 0;
+}

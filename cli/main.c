@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+/*
+ * main.c - connredir: attach, configure and watch connection redirection.
+ *
+ * One table of commands drives both dispatch and --help.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "parse.h"
+
+#define CRD_VERSION "0.1.0"
+
+const char *crd_instance = CRD_DEFAULT_INSTANCE;
+bool crd_json;
+
+void crd_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("connredir: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *desc;
+} commands[] = {
+	{ "attach", attach_main, "[--system-wide] [--hop-limit N] CGROUP_PATH",
+	  "load the programs and attach them to a cgroup v2 subtree" },
+	{ "detach", detach_main, "",
+	  "detach this instance's programs and remove its pinned state" },
+	{ "service", service_main, "add|del|list ...",
+	  "register, remove and list redirect services" },
+	{ "status", status_main, "[--json]",
+	  "show the attach point, services, counters and map sizes" },
+	{ "set", set_main, "--hop-limit N",
+	  "change settings of an attached instance" },
+	{ "exec", exec_main, "[--cgroup NAME] -- COMMAND [ARG]...",
+	  "run COMMAND in a child cgroup of the attached cgroup" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: connredir [--instance NAME] COMMAND [ARGS]...\n\n"
+		"Redirect local TCP connections through chains of inspection proxies\n"
+		"(redirect services), with per-flow redirect records so services\n"
+		"chain without loops.\n\nCommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n           %s\n", commands[i].name,
+			commands[i].args, commands[i].desc);
+	fprintf(f, "\nOptions:\n"
+		"  --instance NAME  which instance (default \"%s\"); state is pinned\n"
+		"                   under %s/NAME\n"
+		"  -h, --help       this help; COMMAND --help for a command's\n"
+		"  --version        the version\n\n"
+		"See connredir(8).\n", CRD_DEFAULT_INSTANCE, CRD_PIN_ROOT);
+}
+
+int main(int argc, char **argv)
+{
+	const char *why;
+	int i = 1;
+	size_t c;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("connredir %s (map layout %d)\n", CRD_VERSION, CRD_LAYOUT_VERSION);
+			return 0;
+		} else if (!strcmp(argv[i], "--instance") ||
+			   !strncmp(argv[i], "--instance=", 11)) {
+			const char *v = argv[i][10] == '=' ? argv[i] + 11 : argv[++i];
+
+			if (!v) {
+				crd_err("--instance needs a NAME");
+				usage(stderr);
+				return 1;
+			}
+			if (crd_parse_name(v, &why)) {
+				crd_err("instance '%s': %s", v, why);
+				return 1;
+			}
+			crd_instance = v;
+			i++;
+		} else {
+			crd_err("unknown option '%s'", argv[i]);
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+		if (!strcmp(argv[i], commands[c].name))
+			return commands[c].fn(argc - i, argv + i);
+	crd_err("unknown command '%s'", argv[i]);
+	usage(stderr);
+	return 1;
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/*
+ * status.c - `status`: attach point, services, counters and map sizes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "cli.h"
+
+static const char *const stat_names[CRD_ST_MAX] = {
+	[CRD_ST_CONNECT] = "connects",
+	[CRD_ST_REDIRECTED] = "redirected",
+	[CRD_ST_TO_LISTENER] = "passed_to_listener",
+	[CRD_ST_HOP_GUARD] = "hop_guard_trips",
+	[CRD_ST_NO_STORAGE] = "no_storage",
+	[CRD_ST_PEND_FULL] = "pending_full",
+	[CRD_ST_FLOWS_FULL] = "flows_full",
+	[CRD_ST_ACCEPTED] = "accepted",
+	[CRD_ST_SET_OK] = "set_records_ok",
+	[CRD_ST_SET_EINVAL] = "set_records_einval",
+	[CRD_ST_SET_EACCES] = "set_records_eacces",
+};
+
+static const char *const state_keys[4] = {
+	"not_redirected", "by_self", "by_other", "previously_by_self",
+};
+
+static void status_usage(FILE *f)
+{
+	fprintf(f, "Usage: connredir [--instance NAME] status [--json]\n\n"
+		"Show where the instance is attached, its hop limit, its services with\n"
+		"their counters, the global counters (hop_guard_trips among them) and\n"
+		"how many entries each per-flow map holds.\n");
+}
+
+int status_main(int argc, char **argv)
+{
+	struct crd_service svcs[CRD_MAX_SERVICES];
+	uint64_t totals[CRD_ST_MAX];
+	struct crd_svc_stats ss[CRD_MAX_SERVICES];
+	struct crd_order order;
+	struct crd_config cfg;
+	struct crd_inst in;
+	long n_pend, n_flows, n_sk, n_conn;
+	bool json = false;
+	__u32 k, i;
+	int err;
+
+	for (i = 1; i < (unsigned)argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			status_usage(stdout);
+			return 0;
+		} else {
+			crd_err("status: unknown argument '%s'", argv[i]);
+			status_usage(stderr);
+			return 1;
+		}
+	}
+	err = crd_inst_open(crd_instance, false, &in);
+	if (err) {
+		crd_err("instance '%s': %s", crd_instance,
+			err == -ENOENT ? "not attached" :
+			err == -EPROTO ? "made by a connredir with another map layout" :
+			strerror(-err));
+		return 1;
+	}
+	err = crd_inst_get_config(&in, &cfg);
+	if (!err)
+		err = crd_inst_get_services(&in, svcs);
+	k = cfg.active_order & 1;
+	if (!err && bpf_map_lookup_elem(in.order_fd, &k, &order))
+		err = -errno;
+	if (!err)
+		err = crd_inst_sum_percpu(in.stats_fd, 0, totals, CRD_ST_MAX);
+	for (k = 0; !err && k < CRD_MAX_SERVICES; k++)
+		err = crd_inst_sum_percpu(in.svcst_fd, k, (uint64_t *)&ss[k],
+					  sizeof(ss[k]) / sizeof(uint64_t));
+	n_pend = crd_map_count_hash(in.pend_fd, sizeof(struct crd_tuple));
+	n_flows = crd_map_count_hash(in.flows_fd, sizeof(__u64));
+	n_sk = crd_map_count_sk_storage(in.sk_fd);
+	n_conn = crd_map_count_sk_storage(in.conn_fd);
+	crd_inst_close(&in);
+	if (err) {
+		crd_err("instance '%s': reading maps: %s", crd_instance, strerror(-err));
+		return 1;
+	}
+	if (order.n > CRD_MAX_SERVICES)
+		order.n = CRD_MAX_SERVICES;
+
+	if (json) {
+		printf("{\"instance\":");
+		json_str(stdout, crd_instance);
+		printf(",\"cgroup\":");
+		json_str(stdout, cfg.cgroup_path);
+		printf(",\"cgroup_id\":%llu,\"hop_limit\":%u,\"layout\":%u,\"counters\":{",
+		       (unsigned long long)cfg.cgroup_id, cfg.hop_limit, cfg.layout);
+		for (i = 0; i < CRD_ST_MAX; i++)
+			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
+			       (unsigned long long)totals[i]);
+		printf("},\"maps\":{\"crd_pend_v1\":%ld,\"crd_flows_v1\":%ld,"
+		       "\"crd_sk_v1\":%ld,\"crd_conn_v1\":%ld},\"services\":[",
+		       n_pend, n_flows, n_sk, n_conn);
+		for (i = 0; i < order.n; i++) {
+			__u32 slot = order.slot[i] % CRD_MAX_SERVICES;
+			int s;
+
+			printf("%s{\"service\":", i ? "," : "");
+			service_print(stdout, &svcs[slot], true, slot);
+			printf(",\"redirected\":%llu,\"hop_guard\":%llu,\"passed\":{",
+			       (unsigned long long)ss[slot].redirected,
+			       (unsigned long long)ss[slot].hop_guard);
+			for (s = 0; s < 4; s++)
+				printf("%s\"%s\":%llu", s ? "," : "", state_keys[s],
+				       (unsigned long long)ss[slot].passed[s]);
+			printf("}}");
+		}
+		printf("]}\n");
+		return 0;
+	}
+	printf("instance:   %s\n", crd_instance);
+	printf("cgroup:     %s (id %llu)\n", cfg.cgroup_path,
+	       (unsigned long long)cfg.cgroup_id);
+	printf("hop limit:  %u\n", cfg.hop_limit);
+	printf("services:   %u\n\n", order.n);
+	if (order.n) {
+		printf("%-4s %-16s %8s %12s %12s %12s %10s\n", "ID", "NAME", "WEIGHT",
+		       "REDIRECTED", "PASS_SELF", "PASS_PREV", "HOP_GUARD");
+		for (i = 0; i < order.n; i++) {
+			__u32 slot = order.slot[i] % CRD_MAX_SERVICES;
+
+			printf("%-4u %-16s %8d %12llu %12llu %12llu %10llu\n",
+			       svcs[slot].id, svcs[slot].name, svcs[slot].weight,
+			       (unsigned long long)ss[slot].redirected,
+			       (unsigned long long)ss[slot].passed[1],
+			       (unsigned long long)ss[slot].passed[3],
+			       (unsigned long long)ss[slot].hop_guard);
+		}
+		printf("\n");
+	}
+	printf("counters:\n");
+	for (i = 0; i < CRD_ST_MAX; i++)
+		printf("  %-20s %llu\n", stat_names[i], (unsigned long long)totals[i]);
+	printf("maps:\n");
+	printf("  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n",
+	       "crd_pend_v1", n_pend, "crd_flows_v1", n_flows,
+	       "crd_sk_v1", n_sk, "crd_conn_v1", n_conn);
+	return 0;
+}
