@@ -1,0 +1,159 @@
+# shellcheck shell=bash
+# tests/lib.sh - the sandbox every integration test runs in. Source it first.
+#
+# It re-runs the test in a fresh network namespace (loopback only), makes a
+# child cgroup of the cgroup v2 hierarchy for the test's processes, gives the
+# test its own connredir instance (pins under /sys/fs/bpf/connredir/NAME),
+# and on every exit path kills what the test started (by pid), detaches the
+# instance and removes the cgroups and the work directory.
+#
+# Results: pass "what" / fail "what" print "PASS|FAIL <test>: what"; the
+# test exits 0 only if nothing failed. A test that cannot run calls
+# skip "why", which the runner counts as a failure, never as a pass.
+
+set -u
+T_NAME=$(basename "$0" .sh)
+T_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$T_ROOT/build
+CRD=$BUILD/connredir
+TOOLS=$BUILD/tools
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP $T_NAME: needs root"
+	exit 77
+fi
+if [ -z "${CRD_IN_NETNS:-}" ]; then
+	export CRD_IN_NETNS=1
+	exec unshare --net -- "$0" "$@"
+fi
+ip link set lo up
+
+CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+if [ -z "$CG2" ]; then
+	echo "SKIP $T_NAME: no cgroup v2 hierarchy"
+	exit 77
+fi
+TEST_CG=$CG2/connredir-test-$T_NAME-$$
+INST=t$$
+WORK=$(mktemp -d "/tmp/crd-$T_NAME.XXXXXX")
+PIDS=()
+FAILED=0
+mkdir "$TEST_CG"
+
+crd() { "$CRD" --instance "$INST" "$@"; }
+
+t_cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	[ -d "/sys/fs/bpf/connredir/$INST" ] && "$CRD" --instance "$INST" detach >/dev/null
+	# Any process of ours still in a test cgroup (a forked child) goes too.
+	local procs
+	procs=$(find "$TEST_CG" -name cgroup.procs -exec cat {} + 2>/dev/null)
+	if [ -n "$procs" ]; then
+		kill $procs 2>/dev/null
+		sleep 0.2
+	fi
+	find "$TEST_CG" -depth -type d -exec rmdir {} \; 2>/dev/null
+	[ -d "$TEST_CG" ] && echo "FAIL $T_NAME: could not remove $TEST_CG" && FAILED=1
+	rm -rf "$WORK"
+	exit $FAILED
+}
+trap t_cleanup EXIT
+trap 'exit 1' INT TERM
+
+pass() { echo "PASS $T_NAME: $*"; }
+fail() {
+	echo "FAIL $T_NAME: $*"
+	FAILED=1
+}
+skip() {
+	echo "SKIP $T_NAME: $*"
+	FAILED=77
+	exit 77
+}
+# check "what" CMD...: pass if CMD succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# in_cg NAME CMD...: run CMD (exec, same pid) in the child cgroup NAME.
+in_cg() {
+	local cg=$TEST_CG/$1
+	shift
+	mkdir -p "$cg"
+	(
+		echo "$BASHPID" >"$cg/cgroup.procs" || exit 126
+		exec "$@"
+	)
+}
+
+# bg NAME CMD...: in_cg in the background, remembered for cleanup. Sets BG_PID.
+bg() {
+	local cg=$TEST_CG/$1
+	shift
+	mkdir -p "$cg"
+	(
+		echo "$BASHPID" >"$cg/cgroup.procs" || exit 126
+		exec "$@"
+	) &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+# wait_file FILE [SECONDS]: wait until FILE exists.
+wait_file() {
+	local i n=$((${2:-10} * 20))
+	for ((i = 0; i < n; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_lines FILE N [SECONDS]: wait until FILE has at least N lines.
+wait_lines() {
+	local i n=$((${3:-10} * 20))
+	for ((i = 0; i < n; i++)); do
+		[ -e "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# field LINE KEY: the value of KEY=value in a log line.
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+
+# start_proxy NAME LISTEN... : a crd-testproxy in cgroup NAME, log in $WORK/NAME.log
+start_proxy() {
+	local name=$1 args=() l
+	shift
+	for l in "$@"; do args+=(--listen "$l"); done
+	bg "$name" "$TOOLS/crd-testproxy" --name "$name" "${args[@]}" \
+		--log "$WORK/$name.log" --ready "$WORK/$name.ready" ${PROXY_OPTS:-}
+	wait_file "$WORK/$name.ready" || fail "proxy $name did not start"
+}
+
+# start_origin ADDR:PORT... : crd-origin outside the test cgroup.
+start_origin() {
+	"$TOOLS/crd-origin" --ready "$WORK/origin.ready" --log "$WORK/origin.log" "$@" \
+		>"$WORK/origin.out" 2>&1 &
+	PIDS+=($!)
+	wait_file "$WORK/origin.ready" || fail "origin did not start"
+}
+
+# map_counts: "pend flows sk conn" entries of the instance's per-flow maps.
+map_counts() {
+	crd status --json | sed -n 's/.*"maps":{"crd_pend_v1":\([0-9-]*\),"crd_flows_v1":\([0-9-]*\),"crd_sk_v1":\([0-9-]*\),"crd_conn_v1":\([0-9-]*\)}.*/\1 \2 \3 \4/p'
+}
+
+# stat_counter NAME: a global counter from status --json.
+stat_counter() {
+	crd status --json | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
