@@ -59,9 +59,11 @@ FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 SKEL      := $(B)/connredir.skel.h $(B)/crd_iter.skel.h
 BPF_OBJ   := $(B)/bpf/connredir.bpf.o
 
+TEST_BPF  := $(B)/tests/foreign.bpf.o
+
 .PHONY: all deps test demo fuzz clean check-root
 .SECONDARY:
-all: deps $(CLI) $(LIB_A) $(LIB_SO) $(TOOLS) $(UNITS)
+all: deps $(CLI) $(LIB_A) $(LIB_SO) $(TOOLS) $(UNITS) $(TEST_BPF)
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -74,6 +76,11 @@ $(B)/vmlinux.h:
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c bpf/crd_maps.h include/connredir/sockopt.h $(B)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/tests/%.bpf.o: tests/bpf/%.bpf.c $(B)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -144,7 +151,7 @@ fuzz: deps $(FUZZERS)
 
 # ---- running ---------------------------------------------------------------
 
-test: all
+test: all $(FUZZERS)
 	$(Q)tests/run.sh
 
 demo: all

@@ -155,5 +155,6 @@ map_counts() {
 
 # stat_counter NAME: a global counter from status --json.
 stat_counter() {
-	crd status --json | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+	crd status --json | sed -n 's/.*"counters":{\([^}]*\)}.*/\1/p' | tr ',' '\n' |
+		sed -n "s/^\"$1\":\([0-9]*\)$/\1/p"
 }
