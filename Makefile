@@ -41,7 +41,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
 
 # ---- what gets built -------------------------------------------------------
 
-LIB_SRCS  := lib/sockopt.c lib/records.c
+LIB_SRCS  := $(filter-out lib/parse.c,$(wildcard lib/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/pic/%.o)
 LIB_A     := $(B)/libconnredir.a
 LIB_SO    := $(B)/libconnredir.so.$(SONAME_MAJOR)
@@ -51,6 +51,10 @@ PARSE_OBJ := $(B)/obj/lib/parse.o
 CLI_SRCS  := $(wildcard cli/*.c)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(B)/obj/%.o)
 CLI       := $(B)/connredir
+
+PROXY_SRCS := $(wildcard proxy/*.c)
+PROXY_OBJS := $(PROXY_SRCS:%.c=$(B)/obj/%.o)
+PROXY      := $(if $(PROXY_SRCS),$(B)/connredir-proxy)
 
 TOOLS     := $(patsubst tests/tools/%.c,$(B)/tools/%,$(wildcard tests/tools/*.c))
 UNITS     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
@@ -63,7 +67,7 @@ TEST_BPF  := $(B)/tests/foreign.bpf.o
 
 .PHONY: all deps test demo fuzz clean check-root
 .SECONDARY:
-all: deps $(CLI) $(LIB_A) $(LIB_SO) $(TOOLS) $(UNITS) $(TEST_BPF)
+all: deps $(CLI) $(PROXY) $(LIB_A) $(LIB_SO) $(TOOLS) $(UNITS) $(TEST_BPF)
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -109,7 +113,7 @@ $(LIB_SO): $(LIB_OBJS) lib/libconnredir.map
 # ---- CLI -------------------------------------------------------------------
 
 $(B)/obj/%.o: %.c $(wildcard include/connredir/*.h) $(wildcard lib/*.h) \
-		$(wildcard cli/*.h) bpf/crd_maps.h
+		$(wildcard cli/*.h) $(wildcard proxy/*.h) bpf/crd_maps.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -119,6 +123,12 @@ $(CLI_OBJS): $(SKEL)
 $(CLI): $(CLI_OBJS) $(PARSE_OBJ) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BPF)
+
+# ---- proxy -------------------------------------------------------------------
+
+$(PROXY): $(PROXY_OBJS) $(PARSE_OBJ) $(LIB_A)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 # ---- test tools, unit tests, fuzzers ----------------------------------------
 

@@ -31,6 +31,7 @@
 #define SOL_IPV6 41
 #define SO_ORIGINAL_DST 80
 #define EPERM 1
+#define ENOMEM 12
 #define ENOENT 2
 #define EACCES 13
 #define EINVAL 22
@@ -1088,6 +1089,63 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 	return 1;
 }
 
+struct crd_name_find {
+	char name[CRD_NAME_LEN];  /* NUL-padded */
+	__u32 found_slot;         /* CRD_MAX_SERVICES: none */
+};
+
+/* bpf_loop callback: is slot i the service named f->name? */
+static long crd_name_one(__u32 i, void *arg)
+{
+	struct crd_name_find *f = arg;
+	struct crd_service *svc;
+	__u32 slot = i, k;
+
+	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	if (!svc || !svc->id)
+		return 0;
+	for (k = 0; k < CRD_NAME_LEN; k++)
+		if (svc->name[k] != f->name[k])
+			return 0;
+	f->found_slot = slot;
+	return 1;
+}
+
+/* Claim a listener for a service: only that service's proxy may. */
+static __always_inline int crd_claim(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+{
+	struct crd_name_find f = { .found_slot = CRD_MAX_SERVICES };
+	__u8 *optval = ctx->optval;
+	__u8 *end = ctx->optval_end;
+	struct crd_service *svc;
+	struct crd_sk *s;
+	__u32 n = ctx->optlen, slot;
+
+	if (sk->protocol != IPPROTO_TCP)
+		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
+	if (n == 0 || n >= CRD_NAME_LEN)
+		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
+	/* The first n bytes are the name; the rest stays NUL. */
+	for (slot = 0; slot < CRD_NAME_LEN - 1; slot++) {
+		if (slot >= n || optval + slot + 1 > end)
+			break;
+		f.name[slot] = optval[slot];
+	}
+	bpf_loop(CRD_MAX_SERVICES, crd_name_one, &f, 0);
+	slot = f.found_slot;
+	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	if (!svc)
+		return crd_refuse(ctx, ENOENT, CRD_ST_SET_EINVAL);
+	if (!crd_is_owner(svc))
+		return crd_refuse(ctx, EACCES, CRD_ST_SET_EACCES);
+	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return crd_refuse(ctx, ENOMEM, CRD_ST_SET_EINVAL);
+	s->claim_id = svc->id;
+	ctx->optlen = -1;
+	return 1;
+}
+
 SEC("cgroup/setsockopt")
 int crd_setsockopt(struct bpf_sockopt *ctx)
 {
@@ -1097,5 +1155,7 @@ int crd_setsockopt(struct bpf_sockopt *ctx)
 		return 1;
 	if (ctx->optname == CONNREDIR_RECORDS)
 		return crd_set_records(ctx, sk);
+	if (ctx->optname == CONNREDIR_CLAIM)
+		return crd_claim(ctx, sk);
 	return crd_refuse(ctx, ENOPROTOOPT, CRD_ST_SET_EINVAL);
 }

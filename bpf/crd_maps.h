@@ -168,7 +168,7 @@ struct crd_sk {
 	__u64 consumer_id;        /* outbound socket: its claim on used_token */
 	struct crd_tuple tuple;   /* connecting socket: its crd_pend_v1 key */
 	__u32 flags;              /* CRD_SKF_* */
-	__u32 pad;
+	__u32 claim_id;           /* listener: the service that claimed it */
 };
 
 /*

@@ -104,3 +104,14 @@ CRD_EXPORT int connredir_original_dst(int fd, struct sockaddr_storage *ss, sockl
 	*len = sizeof(sin6);
 	return 0;
 }
+
+CRD_EXPORT int connredir_claim_listener(int fd, const char *service)
+{
+	size_t n = service ? strlen(service) : 0;
+
+	if (n == 0 || n > 31)
+		return -EINVAL;
+	if (setsockopt(fd, CONNREDIR_SOL, CONNREDIR_CLAIM, service, (socklen_t)n))
+		return crd_errno();
+	return 0;
+}

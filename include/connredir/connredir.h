@@ -74,6 +74,14 @@ int connredir_query_state(int fd, struct connredir_state_info *info);
  */
 int connredir_original_dst(int fd, struct sockaddr_storage *ss, socklen_t *len);
 
+/*
+ * connredir_claim_listener - claim listening socket @fd for service
+ * @service (see CONNREDIR_CLAIM). Returns 0, -EACCES (caller is not the
+ * service's proxy identity), -ENOENT (no such service), -EINVAL (not a TCP
+ * socket, or a bad name), -EOPNOTSUPP (no connredir on this socket).
+ */
+int connredir_claim_listener(int fd, const char *service);
+
 /* What connredir_records_decode() finds in a blob. */
 struct connredir_records_info {
 	unsigned version;                          /* blob layout version */

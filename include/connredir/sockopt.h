@@ -42,6 +42,14 @@
 #define CONNREDIR_CONTEXT 3
 /* getsockopt: struct connredir_state_info for the calling process. */
 #define CONNREDIR_STATE 4
+/*
+ * setsockopt(fd, CONNREDIR_SOL, CONNREDIR_CLAIM, name, strlen(name)): claim a
+ * TCP listening (or bound) socket as the listener of the service @name.
+ * Only the service's proxy identity may (EACCES); ENOENT if there is no such
+ * service. A service that requires a claimed listener sends its flows only to
+ * a listener its proxy claimed, never to another process holding the port.
+ */
+#define CONNREDIR_CLAIM 5
 
 /* The largest records blob, in bytes (fits the 1 KiB buffers proxies use). */
 #define CONNREDIR_RECORDS_MAX 1024

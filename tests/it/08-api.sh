@@ -59,3 +59,15 @@ out=$(cat "$WORK/px.out")
 label="X's proxy"
 expect "state=ok REDIRECTED_BY_SELF service=$X nhops=1"
 expect "context=ok dst=127.0.0.1:8080 comm=crd-client service=$X hop=0"
+
+# Claiming a listener: only the service's proxy identity may.
+out=$(in_cg px "$TOOLS/crd-apicheck" claim X 127.0.0.1:15051)
+label="claim by X's proxy"
+expect "claim=ok"
+expect "claim_udp=EINVAL"
+out=$(in_cg other "$TOOLS/crd-apicheck" claim X 127.0.0.1:15051)
+label="claim by another process"
+expect "claim=EACCES"
+out=$(in_cg px "$TOOLS/crd-apicheck" claim nosuch 127.0.0.1:15051)
+label="claim for an unknown service"
+expect "claim=ENOENT"

@@ -10,6 +10,8 @@
  *   crd-apicheck accept ADDR:PORT
  *       listen, accept one redirected connection and query it every way:
  *       sizes, short buffers, the blob, state, context, SO_ORIGINAL_DST.
+ *   crd-apicheck claim SERVICE ADDR:PORT
+ *       listen and claim the listener for SERVICE: "claim=<errno>".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -195,6 +197,22 @@ int main(int argc, char **argv)
 		return local_checks();
 	if (argc == 3 && !strcmp(argv[1], "accept"))
 		return accept_checks(argv[2]);
-	fprintf(stderr, "usage: crd-apicheck local | accept ADDR:PORT\n");
+	if (argc == 4 && !strcmp(argv[1], "claim")) {
+		struct crd_ipaddr a;
+		const char *why;
+		uint16_t port;
+		int l;
+
+		if (crd_parse_endpoint(argv[3], &a, &port, &why))
+			return fprintf(stderr, "crd-apicheck: %s: %s\n", argv[3], why), 2;
+		l = listener(&a, port);
+		if (l < 0)
+			return perror("listen"), 1;
+		printf("claim=%s\n", en(connredir_claim_listener(l, argv[2])));
+		printf("claim_udp=%s\n", en(connredir_claim_listener(socket(AF_INET, SOCK_DGRAM, 0), argv[2])));
+		close(l);
+		return 0;
+	}
+	fprintf(stderr, "usage: crd-apicheck local | accept ADDR:PORT | claim SERVICE ADDR:PORT\n");
 	return 2;
 }

@@ -346,6 +346,12 @@ static void conn_close(struct conn *c)
 	c->fd = -1;
 }
 
+/* Output pending?  (In ST_DETECT/ST_HTTP_HDR buf holds request bytes.) */
+static bool has_output(const struct conn *c)
+{
+	return (c->st == ST_ECHO || c->st == ST_HTTP_RESP) && c->off < c->len;
+}
+
 /* Write pending output (buf[off..len]).  Returns -1 on fatal error. */
 static int conn_flush(struct conn *c)
 {
@@ -494,8 +500,11 @@ static int http_scan(struct conn *c)
 	size_t start = c->scanned >= 3 ? c->scanned - 3 : 0;
 
 	for (size_t i = start; i + 4 <= c->len; i++) {
-		if (memcmp(c->buf + i, "\r\n\r\n", 4) == 0)
+		if (memcmp(c->buf + i, "\r\n\r\n", 4) == 0) {
+			if (i + 4 > MAX_HDR)
+				break;
 			return http_headers_done(c, i + 4);
+		}
 	}
 	c->scanned = c->len;
 	if (c->len > MAX_HDR)
@@ -536,8 +545,7 @@ static int conn_read(struct conn *c)
 		size_t room;
 		ssize_t n;
 
-		if (c->st == ST_HTTP_RESP ||
-		    (c->st == ST_ECHO && c->off < c->len))
+		if (c->st == ST_HTTP_RESP || has_output(c))
 			return 0;	/* wait for output to drain */
 		if (c->st == ST_DETECT || c->st == ST_HTTP_HDR) {
 			if (!buf_reserve(c, c->len + 4096)) {
@@ -637,7 +645,7 @@ static short conn_events(const struct conn *c)
 {
 	short ev = 0;
 
-	if (c->off < c->len)
+	if (has_output(c))
 		ev |= POLLOUT;
 	else if (!c->rd_eof && c->st != ST_HTTP_RESP)
 		ev |= POLLIN;
@@ -929,13 +937,13 @@ int main(int argc, char **argv)
 			if (re & POLLNVAL) {
 				done = true;
 			} else if (re) {
-				if ((re & POLLOUT) || ((re & (POLLERR | POLLHUP)) &&
-						       c->off < c->len)) {
+				if (has_output(c) &&
+				    (re & (POLLOUT | POLLERR | POLLHUP))) {
 					if (conn_flush(c) < 0)
 						done = true;
 				}
 				if (!done && (re & (POLLIN | POLLERR | POLLHUP)) &&
-				    !(c->off < c->len)) {
+				    !has_output(c)) {
 					if (conn_read(c) < 0)
 						done = true;
 				}
