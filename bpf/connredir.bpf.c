@@ -40,6 +40,7 @@
 #define EOPNOTSUPP 95
 #define EISCONN 106
 #define ENOTCONN 107
+#define ECONNREFUSED 111
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -95,6 +96,13 @@ struct {
 } crd_conn_v1 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct crd_lsn);
+} crd_lsn_v1 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, CRD_PEND_MAX);
@@ -109,6 +117,11 @@ struct {
 	__type(key, __u64);
 	__type(value, struct crd_flow_entry);
 } crd_flows_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} crd_events_v1 SEC(".maps");
 
 /* ---- Small helpers -------------------------------------------------------- */
 
@@ -246,16 +259,26 @@ struct crd_decide {
 	__u64 app_cg_anc[CRD_CG_LEVELS];
 	__u32 order_idx;          /* live crd_order_v1 entry (map value
 				   * pointers do not survive into callbacks) */
+	__u64 skip;               /* slots skipped: their proxy is down */
 	/* out */
 	__s32 chosen;             /* slot that takes the flow, -1: none */
 	__u32 to_listener;        /* destination is a service's listener */
+	__u32 chosen_state;       /* state of the flow for the chosen one */
+	__u32 pass_id;            /* first matching service that passed */
+	__u32 pass_state;         /* and the state it passed in */
 };
 
-static __always_inline int crd_filter_match(const struct crd_service *svc,
-					    const struct crd_decide *d)
+/*
+ * Global (not static) so the verifier checks it once, on its own, instead of
+ * at every place a bpf_loop callback may run it.
+ */
+__noinline int crd_filter_match(const struct crd_service *svc,
+				const struct crd_decide *d)
 {
 	int i, ok;
 
+	if (!svc || !d)
+		return 0;
 	if (!(svc->proto_mask & d->proto_bit))
 		return 0;
 	if ((svc->flags & CRD_SVC_APP_UID) && svc->app_uid != d->app_uid)
@@ -348,7 +371,7 @@ static long crd_decide_one(__u32 i, void *arg)
 		d->to_listener = 1;
 		return 1;
 	}
-	if (d->chosen >= 0)
+	if (d->chosen >= 0 || (d->skip & (1ULL << (slot & 63))))
 		return 0;   /* keep looking only for listeners */
 	if (!crd_filter_match(svc, d))
 		return 0;
@@ -364,11 +387,16 @@ static long crd_decide_one(__u32 i, void *arg)
 		ss = crd_svc_stats(slot);
 		if (ss)
 			ss->passed[state & 3]++;
+		if (!d->pass_id) {
+			d->pass_id = svc->id;
+			d->pass_state = state;
+		}
 		return 0;
 	}
 	if (!crd_has_route(svc, d))
 		return 0;
 	d->chosen = slot;
+	d->chosen_state = state;
 	return 0;
 }
 
@@ -448,10 +476,156 @@ static __always_inline void crd_fill_app(struct crd_flow *f)
 	bpf_get_current_comm(f->app_comm, sizeof(f->app_comm));
 }
 
+/* ---- Events ----------------------------------------------------------------- */
+
+/*
+ * Emit one event, only while a reader is registered: with none, the hooks
+ * pay one load and one branch. A full ring buffer is counted, never silent.
+ */
+static __always_inline struct crd_event *crd_event_start(const struct crd_config *cfg,
+							 __u32 kind)
+{
+	struct crd_event *ev;
+
+	if (!cfg->events_pid)
+		return NULL;
+	ev = bpf_ringbuf_reserve(&crd_events_v1, sizeof(*ev), 0);
+	if (!ev) {
+		crd_count(CRD_ST_EVENTS_LOST);
+		return NULL;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->kind = kind;
+	ev->caller_pid = bpf_get_current_pid_tgid() >> 32;
+	return ev;
+}
+
+/* An event about a connect decision described by @d (history @prev).
+ * Global, so it is verified once, not at each of its call sites. */
+struct crd_ev_args {
+	__u32 kind;               /* enum crd_event_kind */
+	__u32 svc_id;
+	__u32 state;
+	__s32 err;
+};
+
+__noinline int crd_emit_decision(const struct crd_config *cfg,
+				 const struct crd_ev_args *a,
+				 const struct crd_decide *d,
+				 const struct crd_flow_entry *prev)
+{
+	struct crd_event *ev;
+
+	if (!cfg || !a || !d)
+		return 0;
+	ev = crd_event_start(cfg, a->kind);
+	if (!ev)
+		return 0;
+	ev->service_id = a->svc_id;
+	ev->state = a->state;
+	ev->err = a->err;
+	ev->proto = IPPROTO_TCP;
+	ev->nhops = d->nhops;
+	ev->dport_be = bpf_htons(d->dport);
+	__builtin_memcpy(ev->dst, d->dst, sizeof(ev->dst));
+	__builtin_memcpy(ev->hops, d->hops, sizeof(ev->hops));
+	if (prev) {
+		ev->flow_id = prev->flow.flow_id;
+		ev->app_pid = prev->flow.app_pid;
+		ev->app_uid = prev->flow.app_uid;
+		__builtin_memcpy(ev->comm, prev->flow.app_comm, sizeof(ev->comm));
+		/* the original destination, not this hop's */
+		__builtin_memcpy(ev->dst, prev->flow.orig_dst.ip6, sizeof(ev->dst));
+		ev->dport_be = prev->flow.orig_dst_port_be;
+	} else {
+		ev->app_pid = ev->caller_pid;
+		ev->app_uid = (__u32)bpf_get_current_uid_gid();
+		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	}
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+/* ---- Proxy liveness ------------------------------------------------------------ */
+
+/*
+ * Is the service's proxy listening at @proxy:@port_be, on a listener claimed
+ * for this service (by its identity at bind, or CONNREDIR_CLAIM)? Looked up
+ * at every connect, so a restarted proxy is noticed at once; a squatter on
+ * the port is not the proxy.
+ */
+static __always_inline int crd_proxy_up(struct bpf_sock_addr *ctx,
+					const struct crd_service *svc,
+					const struct crd_addr *proxy, __u16 port_be)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *l;
+	struct crd_lsn *o;
+	int ok, known = 0;
+
+	if (crd_is_v4mapped(proxy->ip6)) {
+		t.ipv4.daddr = proxy->ip6[3];
+		t.ipv4.dport = port_be;
+		l = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	} else {
+		__builtin_memcpy(t.ipv6.daddr, proxy->ip6, 16);
+		t.ipv6.dport = port_be;
+		l = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	}
+	if (!l)
+		return 0;
+	o = bpf_sk_storage_get(&crd_lsn_v1, l, 0, 0);
+	bpf_sk_release(l);
+	if (!o)
+		return 0;
+	if (o->claim_id)
+		return o->claim_id == svc->id;
+	/* Bound by the service's proxy identity? */
+	ok = 1;
+	if (svc->flags & CRD_SVC_OWNER_UID) {
+		ok = ok && o->uid == svc->owner_uid;
+		known = 1;
+	}
+	if (svc->flags & CRD_SVC_OWNER_CG) {
+		__u32 lvl = svc->owner_cg_level;
+
+		ok = ok && lvl < CRD_CG_LEVELS && o->cg_anc[lvl & (CRD_CG_LEVELS - 1)] == svc->owner_cgid;
+		known = 1;
+	}
+	return ok && known;
+}
+
+/* Where service @svc's proxy is, for a socket described by @d. */
+static __always_inline void crd_proxy_addr(const struct crd_service *svc,
+					   const struct crd_decide *d,
+					   struct crd_addr *proxy, __u16 *port_be)
+{
+	if (d->want6 || !(svc->flags & CRD_SVC_PROXY4)) {
+		__builtin_memcpy(proxy->ip6, svc->proxy6, sizeof(proxy->ip6));
+		*port_be = svc->proxy6_port_be;
+	} else {
+		crd_set_v4(proxy, svc->proxy4);
+		*port_be = svc->proxy4_port_be;
+	}
+}
+
+#define crd_emit(cfg, k, id, st, e, d, prev) ({				\
+	struct crd_ev_args __a = { .kind = (k), .svc_id = (id),		\
+				   .state = (st), .err = (e) };		\
+	if ((cfg)->events_pid)						\
+		crd_emit_decision((cfg), &__a, (d), (prev));		\
+})
+
+#define CRD_PASS (-1)     /* leave the connect unchanged */
+#define CRD_REFUSE (-2)   /* fail the connect: ECONNREFUSED */
+#define CRD_TRIES 4       /* services skipped (fail open) per connect, at most */
+
 /*
  * crd_connect - the decision for one connect(). @dst is the destination in
  * the 128-bit space, @port_be its port. Returns the slot chosen (>= 0) and
- * fills @proxy/@proxy_port_be, or -1 to let the connect go unchanged.
+ * fills @proxy/@proxy_port_be, CRD_PASS to let the connect go unchanged, or
+ * CRD_REFUSE to fail it (the chosen service's proxy is down, --fail closed).
  */
 static __always_inline int crd_connect(struct bpf_sock_addr *ctx, const __u32 dst[4],
 				       __u16 port_be, int connect6,
@@ -470,10 +644,10 @@ static __always_inline int crd_connect(struct bpf_sock_addr *ctx, const __u32 ds
 	__u64 now;
 
 	if (ctx->type != SOCK_STREAM || !sk)
-		return -1;
+		return CRD_PASS;
 	order = crd_live_order(&cfg, &d.order_idx);
 	if (!order || !cfg || order->n == 0)
-		return -1;
+		return CRD_PASS;
 	crd_count(CRD_ST_CONNECT);
 	/* A reconnecting socket must not publish a stale decision. */
 	bpf_sk_storage_delete(&crd_conn_v1, sk);
@@ -501,30 +675,53 @@ static __always_inline int crd_connect(struct bpf_sock_addr *ctx, const __u32 ds
 	}
 
 	n = order->n > CRD_MAX_SERVICES ? CRD_MAX_SERVICES : order->n;
-	bpf_loop(n, crd_decide_one, &d, 0);
-
-	if (d.to_listener) {
-		crd_count(CRD_ST_TO_LISTENER);
-		return -1;
-	}
-	if (d.chosen < 0)
-		return -1;
-	slot = d.chosen;
-	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
-	if (!svc)
-		return -1;
-	ss = crd_svc_stats(slot);
-	if (d.nhops >= cfg->hop_limit || d.nhops >= CRD_MAX_HOPS) {
-		crd_count(CRD_ST_HOP_GUARD);
+	for (i = 0; i < CRD_TRIES; i++) {
+		d.chosen = -1;
+		bpf_loop(n, crd_decide_one, &d, 0);
+		if (d.to_listener) {
+			crd_count(CRD_ST_TO_LISTENER);
+			return CRD_PASS;
+		}
+		if (d.chosen < 0) {
+			if (d.pass_id)
+				crd_emit(cfg, CRD_EV_PASSED, d.pass_id, d.pass_state, 0, &d, prev);
+			return CRD_PASS;
+		}
+		slot = d.chosen;
+		svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+		if (!svc)
+			return CRD_PASS;
+		ss = crd_svc_stats(slot);
+		if (d.nhops >= cfg->hop_limit || d.nhops >= CRD_MAX_HOPS) {
+			crd_count(CRD_ST_HOP_GUARD);
+			if (ss)
+				ss->hop_guard++;
+			crd_emit(cfg, CRD_EV_HOP_GUARD, svc->id, d.chosen_state, 0, &d, prev);
+			return CRD_PASS;
+		}
+		crd_proxy_addr(svc, &d, proxy, proxy_port_be);
+		if (crd_proxy_up(ctx, svc, proxy, *proxy_port_be))
+			break;
+		if (!(svc->flags & CRD_SVC_FAIL_OPEN)) {
+			crd_count(CRD_ST_FAIL_CLOSED);
+			if (ss)
+				ss->fail_closed++;
+			crd_emit(cfg, CRD_EV_FAIL_CLOSED, svc->id, d.chosen_state, ECONNREFUSED, &d, prev);
+			return CRD_REFUSE;
+		}
+		crd_count(CRD_ST_FAIL_OPEN);
 		if (ss)
-			ss->hop_guard++;
-		return -1;
+			ss->fail_open++;
+		crd_emit(cfg, CRD_EV_PROXY_DOWN, svc->id, d.chosen_state, 0, &d, prev);
+		d.skip |= 1ULL << (slot & 63);
 	}
+	if (i == CRD_TRIES)
+		return CRD_PASS;
 
 	fe = bpf_sk_storage_get(&crd_conn_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!fe) {
 		crd_count(CRD_ST_NO_STORAGE);
-		return -1;
+		return CRD_PASS;
 	}
 	fe->consumer = 0;
 	f = &fe->flow;
@@ -549,21 +746,18 @@ static __always_inline int crd_connect(struct bpf_sock_addr *ctx, const __u32 ds
 		f->hop_us[n] = us > 0xffffffffULL ? 0xffffffff : us;
 		f->nhops = n + 1;
 	}
-
-	if (d.want6) {
-		__builtin_memcpy(proxy->ip6, svc->proxy6, sizeof(proxy->ip6));
-		*proxy_port_be = svc->proxy6_port_be;
-	} else if (svc->flags & CRD_SVC_PROXY4) {
-		crd_set_v4(proxy, svc->proxy4);
-		*proxy_port_be = svc->proxy4_port_be;
-	} else {
-		__builtin_memcpy(proxy->ip6, svc->proxy6, sizeof(proxy->ip6));
-		*proxy_port_be = svc->proxy6_port_be;
-	}
+	crd_emit(cfg, CRD_EV_REDIRECTED, svc->id, d.chosen_state, 0, &d, prev);
 	crd_count(CRD_ST_REDIRECTED);
 	if (ss)
 		ss->redirected++;
 	return slot;
+}
+
+/* Fail a connect at once with a clear errno (not the default EPERM). */
+static __always_inline int crd_connect_refuse(void)
+{
+	bpf_set_retval(-ECONNREFUSED);
+	return 0;
 }
 
 SEC("cgroup/connect4")
@@ -572,11 +766,14 @@ int crd_connect4(struct bpf_sock_addr *ctx)
 	struct crd_addr dst, proxy = {};
 	__u16 proxy_port = 0;
 
+	int r;
+
 	crd_set_v4(&dst, ctx->user_ip4);
-	if (crd_connect(ctx, dst.ip6, (__u16)ctx->user_port, 0, &proxy, &proxy_port) < 0)
-		return 1;
-	if (!crd_is_v4mapped(proxy.ip6))
-		return 1;   /* cannot happen: want6 is 0 for AF_INET */
+	r = crd_connect(ctx, dst.ip6, (__u16)ctx->user_port, 0, &proxy, &proxy_port);
+	if (r == CRD_REFUSE)
+		return crd_connect_refuse();
+	if (r < 0 || !crd_is_v4mapped(proxy.ip6))
+		return 1;   /* an IPv6-only proxy cannot take an AF_INET socket */
 	ctx->user_ip4 = proxy.ip6[3];
 	ctx->user_port = proxy_port;
 	return 1;
@@ -587,18 +784,59 @@ int crd_connect6(struct bpf_sock_addr *ctx)
 {
 	struct crd_addr dst, proxy = {};
 	__u16 proxy_port = 0;
+	int r;
 
 	dst.ip6[0] = ctx->user_ip6[0];
 	dst.ip6[1] = ctx->user_ip6[1];
 	dst.ip6[2] = ctx->user_ip6[2];
 	dst.ip6[3] = ctx->user_ip6[3];
-	if (crd_connect(ctx, dst.ip6, (__u16)ctx->user_port, 1, &proxy, &proxy_port) < 0)
+	r = crd_connect(ctx, dst.ip6, (__u16)ctx->user_port, 1, &proxy, &proxy_port);
+	if (r == CRD_REFUSE)
+		return crd_connect_refuse();
+	if (r < 0)
 		return 1;
 	ctx->user_ip6[0] = proxy.ip6[0];
 	ctx->user_ip6[1] = proxy.ip6[1];
 	ctx->user_ip6[2] = proxy.ip6[2];
 	ctx->user_ip6[3] = proxy.ip6[3];
 	ctx->user_port = proxy_port;
+	return 1;
+}
+
+/* ---- bind: who owns a would-be listener ------------------------------------- */
+
+/*
+ * Record who binds a stream socket, so the connect hooks can tell a
+ * service's proxy listener from a squatter on its port (WFP's
+ * localRedirectTargetPID), whichever was set up first.
+ */
+static __always_inline void crd_bind(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct crd_lsn *l;
+	int i;
+
+	if (ctx->type != SOCK_STREAM || !sk)
+		return;
+	l = bpf_sk_storage_get(&crd_lsn_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!l)
+		return;
+	l->uid = (__u32)bpf_get_current_uid_gid();
+	for (i = 0; i < CRD_CG_LEVELS; i++)
+		l->cg_anc[i] = bpf_get_current_ancestor_cgroup_id(i);
+}
+
+SEC("cgroup/bind4")
+int crd_bind4(struct bpf_sock_addr *ctx)
+{
+	crd_bind(ctx);
+	return 1;
+}
+
+SEC("cgroup/bind6")
+int crd_bind6(struct bpf_sock_addr *ctx)
+{
+	crd_bind(ctx);
 	return 1;
 }
 
@@ -1019,12 +1257,80 @@ int crd_getsockopt(struct bpf_sockopt *ctx)
 	return 1;
 }
 
-/* Refuse a setsockopt with @err; the kernel's handler does not run. */
-static __always_inline int crd_refuse(struct bpf_sockopt *ctx, int err, enum crd_stat st)
+/*
+ * Refuse a setsockopt with @err; the kernel's handler does not run. The
+ * event names the caller (who) and the errno (why); @e, if known, is the
+ * flow the caller tried to continue.
+ */
+static __always_inline int crd_refuse_flow(struct bpf_sockopt *ctx, int err,
+					   enum crd_stat st,
+					   const struct crd_flow_entry *e)
 {
+	struct crd_config *cfg;
+	struct crd_event *ev;
+	__u32 zero = 0;
+
 	crd_count(st);
+	cfg = bpf_map_lookup_elem(&crd_cfg_v1, &zero);
+	if (cfg && cfg->events_pid) {
+		ev = crd_event_start(cfg, CRD_EV_SET_REFUSED);
+		if (ev) {
+			ev->err = err;
+			ev->app_pid = ev->caller_pid;
+			ev->app_uid = (__u32)bpf_get_current_uid_gid();
+			bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+			ev->proto = IPPROTO_TCP;
+			if (e) {
+				__u32 n = e->flow.nhops;
+
+				ev->flow_id = e->flow.flow_id;
+				ev->nhops = n;
+				if (n > 0 && n <= CRD_MAX_HOPS)
+					ev->service_id = e->flow.hops[(n - 1) & (CRD_MAX_HOPS - 1)];
+				__builtin_memcpy(ev->hops, e->flow.hops, sizeof(ev->hops));
+				__builtin_memcpy(ev->dst, e->flow.orig_dst.ip6, sizeof(ev->dst));
+				ev->dport_be = e->flow.orig_dst_port_be;
+			}
+			bpf_ringbuf_submit(ev, 0);
+		}
+	}
 	bpf_set_retval(-err);
 	return 0;
+}
+
+#define crd_refuse(ctx, err, st) crd_refuse_flow(ctx, err, st, NULL)
+
+struct crd_id_find {
+	__u32 id;
+	__s32 slot;
+};
+
+static long crd_id_one(__u32 i, void *arg)
+{
+	struct crd_id_find *f = arg;
+	struct crd_service *svc;
+	__u32 slot = i;
+
+	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	if (svc && svc->id == f->id) {
+		f->slot = slot;
+		return 1;
+	}
+	return 0;
+}
+
+/* Count a set-records refusal against the service whose flow it was. */
+static __always_inline void crd_svc_refused(struct crd_order *order, __u32 id)
+{
+	struct crd_id_find f = { .id = id, .slot = -1 };
+	struct crd_svc_stats *ss;
+
+	bpf_loop(CRD_MAX_SERVICES, crd_id_one, &f, 0);
+	if (f.slot < 0)
+		return;
+	ss = crd_svc_stats(f.slot);
+	if (ss)
+		ss->set_refused++;
 }
 
 static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_sock *sk)
@@ -1038,6 +1344,7 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 	__u8 *end = ctx->optval_end;
 	__u64 claim, old;
 	__u32 n, last, i, idx = 0;
+	__s32 slot = -1;
 
 	if (sk->protocol != IPPROTO_TCP)
 		return crd_refuse(ctx, EOPNOTSUPP, CRD_ST_SET_EINVAL);
@@ -1062,8 +1369,10 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 	/* Only the proxy of the service that last redirected the flow. */
 	order = crd_live_order(&cfg, &idx);
 	last = e->flow.hops[(n - 1) & (CRD_MAX_HOPS - 1)];
-	if (!crd_caller_service(order, idx, last, NULL))
-		return crd_refuse(ctx, EACCES, CRD_ST_SET_EACCES);
+	if (!crd_caller_service(order, idx, last, &slot)) {
+		crd_svc_refused(order, last);
+		return crd_refuse_flow(ctx, EACCES, CRD_ST_SET_EACCES, e);
+	}
 
 	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
@@ -1074,8 +1383,10 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 	}
 	claim = crd_random64();
 	old = __sync_val_compare_and_swap(&e->consumer, 0, claim);
-	if (old != 0)   /* already continued by another live socket: a replay */
-		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
+	if (old != 0) {   /* already continued by another live socket: a replay */
+		crd_svc_refused(order, last);
+		return crd_refuse_flow(ctx, EINVAL, CRD_ST_SET_EINVAL, e);
+	}
 	if (s->used_token) {   /* drop this socket's earlier claim */
 		struct crd_flow_entry *pe = bpf_map_lookup_elem(&crd_flows_v1, &s->used_token);
 
@@ -1118,7 +1429,7 @@ static __always_inline int crd_claim(struct bpf_sockopt *ctx, struct bpf_sock *s
 	__u8 *optval = ctx->optval;
 	__u8 *end = ctx->optval_end;
 	struct crd_service *svc;
-	struct crd_sk *s;
+	struct crd_lsn *s;
 	__u32 n = ctx->optlen, slot;
 
 	if (sk->protocol != IPPROTO_TCP)
@@ -1138,7 +1449,7 @@ static __always_inline int crd_claim(struct bpf_sockopt *ctx, struct bpf_sock *s
 		return crd_refuse(ctx, ENOENT, CRD_ST_SET_EINVAL);
 	if (!crd_is_owner(svc))
 		return crd_refuse(ctx, EACCES, CRD_ST_SET_EACCES);
-	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = bpf_sk_storage_get(&crd_lsn_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
 		return crd_refuse(ctx, ENOMEM, CRD_ST_SET_EINVAL);
 	s->claim_id = svc->id;

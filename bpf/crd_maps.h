@@ -42,6 +42,8 @@
 #define CRD_SVC_APP_CG (1u << 3)     /* filter: original app's cgroup subtree */
 #define CRD_SVC_OWNER_UID (1u << 4)  /* proxy identity: uid */
 #define CRD_SVC_OWNER_CG (1u << 5)   /* proxy identity: cgroup subtree */
+#define CRD_SVC_FAIL_OPEN (1u << 6)  /* proxy down: skip the service (else
+				      * the connection fails, ECONNREFUSED) */
 
 /* struct crd_service.proto_mask */
 #define CRD_PROTO_TCP (1u << 0)      /* SOCK_STREAM: TCP, MPTCP, TFO */
@@ -93,6 +95,9 @@ struct crd_config {
 	__u32 next_id;            /* next service id to hand out */
 	__u64 cgroup_id;          /* the attached cgroup */
 	__u64 attached_ns;        /* CLOCK_MONOTONIC at attach */
+	__u32 events_pid;         /* the `events` reader; 0: none, and the
+				   * hooks emit nothing */
+	__u32 pad;
 	char cgroup_path[CRD_PATH_LEN]; /* the attached cgroup, for humans */
 };
 
@@ -168,7 +173,19 @@ struct crd_sk {
 	__u64 consumer_id;        /* outbound socket: its claim on used_token */
 	struct crd_tuple tuple;   /* connecting socket: its crd_pend_v1 key */
 	__u32 flags;              /* CRD_SKF_* */
-	__u32 claim_id;           /* listener: the service that claimed it */
+	__u32 pad;
+};
+
+/*
+ * Socket-local storage crd_lsn_v1: who bound a socket (a would-be proxy
+ * listener), recorded at bind(2). A service's flows go only to a listener
+ * bound by its proxy identity, or claimed for it with CONNREDIR_CLAIM, so
+ * the order in which proxies start and services are added does not matter.
+ */
+struct crd_lsn {
+	__u64 cg_anc[CRD_CG_LEVELS]; /* binder's cgroup ancestors by level */
+	__u32 uid;                /* binder's uid */
+	__u32 claim_id;           /* service that claimed it (0: none) */
 };
 
 /*
@@ -206,6 +223,9 @@ enum crd_stat {
 	CRD_ST_SET_OK,            /* set-records accepted */
 	CRD_ST_SET_EINVAL,        /* set-records refused: bad blob */
 	CRD_ST_SET_EACCES,        /* set-records refused: not the proxy */
+	CRD_ST_FAIL_OPEN,         /* service skipped: its proxy is down */
+	CRD_ST_FAIL_CLOSED,       /* connection refused: its proxy is down */
+	CRD_ST_EVENTS_LOST,       /* events the ring buffer had no room for */
 	CRD_ST_MAX
 };
 struct crd_stats {
@@ -217,6 +237,40 @@ struct crd_svc_stats {
 	__u64 redirected;         /* flows this service took */
 	__u64 passed[4];          /* filter matched, passed, by state */
 	__u64 hop_guard;          /* would have taken it, hop guard said no */
+	__u64 fail_open;          /* skipped: proxy down, --fail open */
+	__u64 fail_closed;        /* refused: proxy down, --fail closed */
+	__u64 set_refused;        /* set-records refused on its flows */
+};
+
+/* ---- Events --------------------------------------------------------------- */
+
+/* Ring buffer crd_events_v1 carries struct crd_event, only while a reader
+ * has registered in crd_config.events_pid. */
+enum crd_event_kind {
+	CRD_EV_REDIRECTED = 1,    /* service took the flow; state: from which */
+	CRD_EV_PASSED,            /* matched services all passed; state: why */
+	CRD_EV_HOP_GUARD,         /* service would have taken it: hop limit */
+	CRD_EV_PROXY_DOWN,        /* service skipped (fail open): no listener */
+	CRD_EV_FAIL_CLOSED,       /* connection refused (fail closed) */
+	CRD_EV_SET_REFUSED,       /* set-records refused; err: the errno */
+};
+
+struct crd_event {
+	__u64 ts_ns;              /* CLOCK_MONOTONIC */
+	__u64 flow_id;            /* 0 if the flow has no records yet */
+	__u32 kind;               /* enum crd_event_kind */
+	__u32 service_id;         /* the service concerned (0: none) */
+	__u32 state;              /* enum connredir_state */
+	__s32 err;                /* errno (SET_REFUSED, FAIL_CLOSED) */
+	__u32 app_pid;            /* original application (or the caller, */
+	__u32 app_uid;            /*  for SET_REFUSED) */
+	__u32 caller_pid;         /* the process in the hook */
+	__u8 proto;               /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 nhops;               /* history length before this decision */
+	__u16 dport_be;           /* original destination port */
+	__u32 dst[4];             /* original destination, v4-mapped */
+	char comm[16];            /* original application's command */
+	__u16 hops[CRD_MAX_HOPS]; /* history before this decision */
 };
 
 #endif /* CONNREDIR_BPF_CRD_MAPS_H */

@@ -60,6 +60,7 @@ static int ensure_bpffs(void)
 static const char *const link_names[] = {
 	"link_connect4", "link_connect6", "link_sockops",
 	"link_getsockopt", "link_setsockopt", "link_sock_release",
+	"link_bind4", "link_bind6",
 };
 #define N_LINKS (sizeof(link_names) / sizeof(link_names[0]))
 
@@ -243,6 +244,8 @@ int attach_main(int argc, char **argv)
 	progs[3] = skel->progs.crd_getsockopt;
 	progs[4] = skel->progs.crd_setsockopt;
 	progs[5] = skel->progs.crd_sock_release;
+	progs[6] = skel->progs.crd_bind4;
+	progs[7] = skel->progs.crd_bind6;
 	for (i = 0; i < N_LINKS; i++) {
 		links[i] = bpf_program__attach_cgroup(progs[i], cg_fd);
 		if (!links[i]) {

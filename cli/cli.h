@@ -95,6 +95,10 @@ int crd_cg_resolve(const char *path, const char *base, bool create,
 		   char *canon, size_t len, uint64_t *id, unsigned *level,
 		   bool *created, const char **why);
 
+/* status.c: counter names ("redirected", ...) and state keys for JSON. */
+const char *crd_stat_name(unsigned i);
+extern const char *const crd_state_keys[4];
+
 /* service.c: one service, as a table row or a JSON object. */
 void service_print(FILE *f, const struct crd_service *s, bool json, int slot);
 

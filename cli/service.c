@@ -23,7 +23,7 @@ static void service_usage(FILE *f)
 		"              [--proxy [ADDR6]:PORT] [--weight N] [--proto tcp|udp|all]\n"
 		"              [--dst PREFIX]... [--not-dst PREFIX]... [--dport N[-M]]...\n"
 		"              [--app-uid UID] [--app-cgroup PATH]\n"
-		"              [--owner-uid UID] [--owner-cgroup PATH]\n"
+		"              [--owner-uid UID] [--owner-cgroup PATH] [--fail open|closed]\n"
 		"       connredir [--instance NAME] service del NAME\n"
 		"       connredir [--instance NAME] service list [--json]\n\n"
 		"A redirect service takes the connections its filter matches, in weight\n"
@@ -38,10 +38,15 @@ static void service_usage(FILE *f)
 		"  --app-cgroup PATH     only flows opened in this cgroup subtree\n"
 		"  --owner-uid UID       the proxy's identity: its uid\n"
 		"  --owner-cgroup PATH   the proxy's identity: its cgroup subtree\n"
+		"  --fail open|closed    when the proxy has no claimed listener: skip the\n"
+		"                        service (open) or refuse the connection with\n"
+		"                        ECONNREFUSED (closed, the default)\n"
 		"A cgroup PATH that is not absolute is relative to the attached cgroup;\n"
 		"a missing child there is created. A service needs an identity\n"
 		"(--owner-uid and/or --owner-cgroup): it is how the kernel recognises\n"
-		"its proxy, lets it set records and never hands it its own flows.\n",
+		"its proxy, lets it set records and never hands it its own flows. A\n"
+		"listener the proxy binds is claimed for its service: the service's flows\n"
+		"go to no other process holding the port.\n",
 		CRD_MAX_PREFIXES, CRD_MAX_PREFIXES, CRD_MAX_PORTS);
 }
 
@@ -155,6 +160,7 @@ static int service_add(int argc, char **argv)
 		{ "app-cgroup", required_argument, NULL, 'c' },
 		{ "owner-uid", required_argument, NULL, 'U' },
 		{ "owner-cgroup", required_argument, NULL, 'C' },
+		{ "fail", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -251,6 +257,17 @@ static int service_add(int argc, char **argv)
 			break;
 		case 'c':
 			app_cg = optarg;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "open"))
+				s.flags |= CRD_SVC_FAIL_OPEN;
+			else if (!strcmp(optarg, "closed"))
+				s.flags &= ~CRD_SVC_FAIL_OPEN;
+			else {
+				crd_err("service '%s': --fail '%s': expected open or closed",
+					name, optarg);
+				return 1;
+			}
 			break;
 		case 'C':
 			owner_cg = optarg;
@@ -435,8 +452,9 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 	if (json) {
 		fprintf(f, "{\"id\":%u,\"name\":", s->id);
 		json_str(f, s->name);
-		fprintf(f, ",\"weight\":%d,\"proto\":\"%s\",\"slot\":%d,\"proxy\":[",
-			s->weight, proto_name(s->proto_mask), slot);
+		fprintf(f, ",\"weight\":%d,\"proto\":\"%s\",\"fail\":\"%s\",\"slot\":%d,\"proxy\":[",
+			s->weight, proto_name(s->proto_mask),
+			(s->flags & CRD_SVC_FAIL_OPEN) ? "open" : "closed", slot);
 		if (s->flags & CRD_SVC_PROXY4) {
 			memset(a.addr, 0, 10);
 			a.addr[10] = a.addr[11] = 0xff;
@@ -501,6 +519,8 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 		fprintf(f, " owner-uid=%u", s->owner_uid);
 	if (s->flags & CRD_SVC_OWNER_CG)
 		fprintf(f, " owner-cgroup=%llu", (unsigned long long)s->owner_cgid);
+	if (s->flags & CRD_SVC_FAIL_OPEN)
+		fprintf(f, " fail=open");
 	fputc('\n', f);
 }
 

@@ -22,9 +22,20 @@ static const char *const stat_names[CRD_ST_MAX] = {
 	[CRD_ST_SET_OK] = "set_records_ok",
 	[CRD_ST_SET_EINVAL] = "set_records_einval",
 	[CRD_ST_SET_EACCES] = "set_records_eacces",
+	[CRD_ST_FAIL_OPEN] = "fail_open",
+	[CRD_ST_FAIL_CLOSED] = "fail_closed",
+	[CRD_ST_EVENTS_LOST] = "events_lost",
 };
 
-static const char *const state_keys[4] = {
+_Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == CRD_ST_MAX,
+	       "a name for every counter");
+
+const char *crd_stat_name(unsigned i)
+{
+	return i < CRD_ST_MAX && stat_names[i] ? stat_names[i] : "?";
+}
+
+const char *const crd_state_keys[4] = {
 	"not_redirected", "by_self", "by_other", "previously_by_self",
 };
 
@@ -111,11 +122,15 @@ int status_main(int argc, char **argv)
 
 			printf("%s{\"service\":", i ? "," : "");
 			service_print(stdout, &svcs[slot], true, slot);
-			printf(",\"redirected\":%llu,\"hop_guard\":%llu,\"passed\":{",
+			printf(",\"redirected\":%llu,\"hop_guard\":%llu,\"fail_open\":%llu,"
+			       "\"fail_closed\":%llu,\"set_refused\":%llu,\"passed\":{",
 			       (unsigned long long)ss[slot].redirected,
-			       (unsigned long long)ss[slot].hop_guard);
+			       (unsigned long long)ss[slot].hop_guard,
+			       (unsigned long long)ss[slot].fail_open,
+			       (unsigned long long)ss[slot].fail_closed,
+			       (unsigned long long)ss[slot].set_refused);
 			for (s = 0; s < 4; s++)
-				printf("%s\"%s\":%llu", s ? "," : "", state_keys[s],
+				printf("%s\"%s\":%llu", s ? "," : "", crd_state_keys[s],
 				       (unsigned long long)ss[slot].passed[s]);
 			printf("}}");
 		}

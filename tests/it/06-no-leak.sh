@@ -21,7 +21,8 @@ check "10,000 connections through the chain succeeded" \
 check "A's proxy saw 10,000 flows" wait_lines "$WORK/pa.log" 10000 20
 check "B's proxy saw 10,000 flows" wait_lines "$WORK/pb.log" 10000 20
 
-# A service whose proxy is not running: connections are refused.
+# A service whose proxy is not running (--fail closed, the default):
+# connections are refused at once.
 crd service add down --proxy 127.0.0.1:15099 --weight 5 --owner-cgroup pdown --dport 9090 >/dev/null
 bg app "$TOOLS/crd-client" --count 100 --bytes 1 127.0.0.1 9090 >"$WORK/refused.out" 2>&1
 wait $BG_PID
@@ -51,4 +52,6 @@ done
 check "every per-flow map is back to its size before (before: $before, after: $after)" \
 	[ "$after" = "$before" ]
 r=$(stat_counter redirected)
-check "redirected counter counts every redirection (2 x 10,100 + 100 = $r)" [ "$r" = 20300 ]
+check "redirected counter counts every redirection (2 x 10,100 = $r)" [ "$r" = 20200 ]
+r=$(stat_counter fail_closed)
+check "fail_closed counts the 100 refused ($r)" [ "$r" = 100 ]

@@ -28,11 +28,11 @@ expect "udp_records=EOPNOTSUPP"
 expect "unix_records=EOPNOTSUPP"
 expect "set_on_udp=EOPNOTSUPP"
 
-crd service add X --proxy 127.0.0.1:15050 --owner-cgroup px >/dev/null
+crd service add X --proxy 127.0.0.1:15050 --owner-cgroup px --owner-uid 0 >/dev/null
 X=$(crd service list --json | sed -n 's/.*"id":\([0-9]*\),"name":"X".*/\1/p')
 
-# 1. a process that is not X's proxy holds X's listener.
-bg other "$TOOLS/crd-apicheck" accept 127.0.0.1:15050 >"$WORK/other.out"
+# 1. X's proxy accepts, then stops being X's identity (another uid).
+bg px "$TOOLS/crd-apicheck" accept --drop-uid 65534 127.0.0.1:15050 >"$WORK/other.out"
 wait_lines "$WORK/other.out" 1
 bg app "$TOOLS/crd-client" --bytes 1 --timeout 2 127.0.0.1 8080 >/dev/null 2>&1
 wait_lines "$WORK/other.out" 13

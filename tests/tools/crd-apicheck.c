@@ -7,9 +7,11 @@
  *       on sockets that were never redirected: records/context/state on an
  *       accepted and a connecting socket (ENOENT), on an unconnected TCP
  *       socket (ENOTCONN), on UDP and Unix sockets (EOPNOTSUPP).
- *   crd-apicheck accept ADDR:PORT
+ *   crd-apicheck accept [--drop-uid UID] ADDR:PORT
  *       listen, accept one redirected connection and query it every way:
- *       sizes, short buffers, the blob, state, context, SO_ORIGINAL_DST.
+ *       sizes, short buffers, the blob, state, context, SO_ORIGINAL_DST
+ *       (after accepting, with --drop-uid, as another uid: no longer the
+ *       service's proxy identity).
  *   crd-apicheck claim SERVICE ADDR:PORT
  *       listen and claim the listener for SERVICE: "claim=<errno>".
  */
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -114,7 +117,7 @@ static int local_checks(void)
 	return 0;
 }
 
-static int accept_checks(const char *ep)
+static int accept_checks(const char *ep, long drop_uid)
 {
 	struct connredir_records_info ri;
 	struct connredir_state_info st;
@@ -139,6 +142,8 @@ static int accept_checks(const char *ep)
 	fd = accept(l, NULL, NULL);
 	if (fd < 0)
 		return perror("accept"), 1;
+	if (drop_uid >= 0 && setresuid(drop_uid, drop_uid, drop_uid))
+		return perror("setresuid"), 1;
 
 	len = sizeof(size);
 	err = getsockopt(fd, CONNREDIR_SOL, CONNREDIR_RECORDS_SIZE, &size, &len) ? errno : 0;
@@ -196,7 +201,9 @@ int main(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[1], "local"))
 		return local_checks();
 	if (argc == 3 && !strcmp(argv[1], "accept"))
-		return accept_checks(argv[2]);
+		return accept_checks(argv[2], -1);
+	if (argc == 5 && !strcmp(argv[1], "accept") && !strcmp(argv[2], "--drop-uid"))
+		return accept_checks(argv[4], atol(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "claim")) {
 		struct crd_ipaddr a;
 		const char *why;
@@ -213,6 +220,6 @@ int main(int argc, char **argv)
 		close(l);
 		return 0;
 	}
-	fprintf(stderr, "usage: crd-apicheck local | accept ADDR:PORT | claim SERVICE ADDR:PORT\n");
+	fprintf(stderr, "usage: crd-apicheck local | accept [--drop-uid UID] ADDR:PORT | claim SERVICE ADDR:PORT\n");
 	return 2;
 }

@@ -45,19 +45,23 @@
  * local= and peer= are getsockname()/getpeername() of the client socket,
  * taken once the connection is established (before shutdown).
  *
- * Output (stdout, one flushed line per connection in index order, printed
- * when the connection is finished, then one summary line):
+ * Output (stdout; one flushed line per connection, in index order, printed
+ * when its round has finished (after the hold, before the sockets are
+ * closed); then one summary line at the end):
  *   ok <index> local=<A:P> peer=<A:P> bytes=<N>
  *   fail <index> <reason>
  *   summary ok=<n> fail=<n>
  * <reason> is free text (rest of the line), always starting with the
  * failing step, e.g. "connect 127.0.0.1:28080: Connection refused",
- * "socket(IPPROTO_MPTCP): Protocol not available", "sendto(MSG_FASTOPEN)
- * 127.0.0.1:28080: ...", "recv: Connection reset by peer",
+ * "connect 127.0.0.1:28080: timed out after 10s",
+ * "socket(AF_INET, IPPROTO_MPTCP): Protocol not available",
+ * "sendto(MSG_FASTOPEN) 127.0.0.1:28080: Operation not supported",
+ * "setsockopt(TCP_FASTOPEN_CONNECT): ...", "recv: Connection reset by peer",
+ * "send: Broken pipe", "shutdown: Connection reset by peer",
  * "timeout: no progress for 10s (sent=1000 received=0)",
  * "mismatch at byte 17: got 0x00 want 0x83", "short reply: 10 of 1000 bytes",
  * "reply too long: more than 1000 bytes", "peer closed after 10 of 1000
- * bytes sent".
+ * bytes sent", "peer closed before hold".
  * <A:P> is "1.2.3.4:80" or "[::1]:80" ("[::ffff:1.2.3.4]:80" for mapped
  * addresses), "?" if unavailable.
  *
@@ -146,6 +150,7 @@ static void usage(FILE *f)
 		"per connection and \"summary ok=N fail=N\"; exit 0 iff all ok.\n");
 }
 
+__attribute__((format(printf, 1, 2)))
 static void warnx_(const char *fmt, ...)
 {
 	va_list ap;
@@ -267,6 +272,7 @@ static inline unsigned char expected(unsigned long long off,
 	return (unsigned char)((off * 7 + index) & 0xff);
 }
 
+__attribute__((format(printf, 2, 3)))
 static void fail(struct conn *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -433,7 +439,14 @@ static void run_exchange(struct conn *c, bool until_eof)
 		if (c->sent == g.bytes && !c->shut && try_addrs(c) &&
 		    (until_eof)) {
 			if (shutdown(c->fd, SHUT_WR) < 0) {
-				fail(c, "shutdown: %s", strerror(errno));
+				int e = errno, soerr = 0;
+				socklen_t sl = sizeof(soerr);
+
+				/* e.g. reset while held: report the real cause */
+				if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr,
+					       &sl) == 0 && soerr)
+					e = soerr;
+				fail(c, "shutdown: %s", strerror(e));
 				return;
 			}
 			c->shut = true;

@@ -18,7 +18,9 @@
  *   getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST (80), &sin6, &len)
  * The error reported is the one of the last call made.  A successful
  * answer whose address family is neither AF_INET nor AF_INET6 (or whose
- * length is too short for it) is reported as EAFNOSUPPORT.
+ * length is too short for it) is reported as EAFNOSUPPORT.  Typical errors
+ * for a connection nothing redirected: ENOENT (netfilter conntrack has no
+ * NAT entry) or ENOPROTOOPT (no conntrack getsockopt registered).
  *
  * Without --forward the connection is closed right after printing.
  * With --forward the probe connects (non-blocking) to the original
@@ -29,18 +31,21 @@
  * client reset) when the original destination is the listener's own
  * address, or when the accepted connection comes from one of the probe's
  * own upstream sockets (its outgoing connection was redirected back to
- * it); the latter connection still gets its origdst line first.  All connections are served
- * concurrently by one poll() loop.
+ * it); the latter connection still gets its origdst line first.  All
+ * connections are served concurrently by one poll() loop.
  *
  * --once: stop accepting after the first connection and exit once it has
- * been handled (with --forward: once its relay finished).
+ * been handled (with --forward: once its relay finished).  Connections
+ * still waiting in the backlog are reset when the listener is closed.
  *
  * Output (stdout, each line flushed):
  *   listening <A:P>                              once, when listening
  *   origdst <A:P>                                per connection, on success
  *   origdst-error <ERRNO> <strerror text>        per connection, on failure
  * and with --forward only:
- *   forward-error <A:P> <ERRNO> <strerror text>  connect to <A:P> failed
+ *   forward-error <A:P> <ERRNO> <strerror text>  socket/connect to <A:P>
+ *                                                failed, or ELOOP (above);
+ *                                                the client is reset
  *   forward-done <A:P> up=<N> down=<N>           relay to <A:P> finished
  *                                                (up = client->destination
  *                                                bytes, down = the reverse);
@@ -130,6 +135,7 @@ static void usage(FILE *f)
 		"  -h, --help show this help\n");
 }
 
+__attribute__((format(printf, 1, 2)))
 static void warnx_(const char *fmt, ...)
 {
 	va_list ap;

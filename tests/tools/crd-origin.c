@@ -9,9 +9,11 @@
  *   Every listener gets SO_REUSEADDR and a backlog of 1024; IPv6 listeners
  *   get IPV6_V6ONLY=1.  TCP_FASTOPEN (queue 256) is also set, best effort,
  *   so Fast Open clients can carry data in the SYN when the sysctl
- *   net.ipv4.tcp_fastopen has the server bit (2) set.  One single-threaded poll() loop serves all
- *   connections (non-blocking sockets, no per-connection limit other than
- *   RLIMIT_NOFILE, whose soft limit is raised to the hard limit at start).
+ *   net.ipv4.tcp_fastopen has the server bit (2) set.  One single-threaded
+ *   poll() loop serves all connections (non-blocking sockets, no limit on
+ *   connections other than RLIMIT_NOFILE, whose soft limit is raised to
+ *   the hard limit at start).  Listeners are plain TCP (an MPTCP client
+ *   falls back to TCP against them).
  *
  * Per connection the server looks at the first bytes received:
  *
@@ -153,6 +155,7 @@ static void usage(FILE *f)
 		"  -h, --help    show this help\n");
 }
 
+__attribute__((format(printf, 1, 2)))
 static void warnx_(const char *fmt, ...)
 {
 	va_list ap;
