@@ -33,6 +33,9 @@ int service_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int exec_main(int argc, char **argv);
 int set_main(int argc, char **argv);
+int events_main(int argc, char **argv);
+int flows_main(int argc, char **argv);
+int stats_main(int argc, char **argv);
 
 /* ---- instance.c: the pinned state of one instance ---------------------- */
 
@@ -49,6 +52,8 @@ struct crd_inst {
 	int conn_fd;        /* crd_conn_v1 */
 	int pend_fd;        /* crd_pend_v1 */
 	int flows_fd;       /* crd_flows_v1 */
+	int events_fd;      /* crd_events_v1 */
+	int lsn_fd;         /* crd_lsn_v1 */
 };
 
 /* Path of the pinned instance directory for @name into @buf. */
@@ -104,5 +109,15 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot);
 
 /* ---- json.c: a small JSON writer on stdout ------------------------------ */
 void json_str(FILE *f, const char *s);   /* a quoted, escaped string */
+
+/* ---- names.c: what the tables show ------------------------------------- */
+
+/* "1.2.3.4:80" / "[::1]:80" for a v4-mapped address and a network-order port. */
+const char *crd_fmt_ep(const __u32 addr[4], __u16 port_be, char *buf, size_t len);
+/* The name of service @id among @svcs, or "#ID" in @buf if unknown. */
+const char *crd_svc_name(const struct crd_service svcs[CRD_MAX_SERVICES], __u32 id,
+			 char *buf, size_t len);
+/* CLOCK_MONOTONIC now, in ns. */
+__u64 crd_now_ns(void);
 
 #endif /* CONNREDIR_CLI_H */

@@ -35,7 +35,7 @@ void crd_inst_close(struct crd_inst *in)
 {
 	int *fds[] = { &in->svc_fd, &in->cfg_fd, &in->order_fd, &in->stats_fd,
 		       &in->svcst_fd, &in->sk_fd, &in->conn_fd, &in->pend_fd,
-		       &in->flows_fd, &in->lock_fd };
+		       &in->flows_fd, &in->events_fd, &in->lsn_fd, &in->lock_fd };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -55,7 +55,8 @@ int crd_inst_open(const char *name, bool exclusive, struct crd_inst *in)
 		{ &in->order_fd, "crd_order_v1" }, { &in->stats_fd, "crd_stats_v1" },
 		{ &in->svcst_fd, "crd_svcst_v1" }, { &in->sk_fd, "crd_sk_v1" },
 		{ &in->conn_fd, "crd_conn_v1" },   { &in->pend_fd, "crd_pend_v1" },
-		{ &in->flows_fd, "crd_flows_v1" },
+		{ &in->flows_fd, "crd_flows_v1" }, { &in->events_fd, "crd_events_v1" },
+		{ &in->lsn_fd, "crd_lsn_v1" },
 	};
 	struct crd_config cfg;
 	size_t i;

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+/*
+ * stats.c - `stats`: per-service and total counters (per-CPU maps, summed).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "cli.h"
+
+static void stats_usage(FILE *f)
+{
+	fprintf(f, "Usage: connredir [--instance NAME] stats [--json]\n\n"
+		"Per service, in weight order: flows redirected to it; connections its\n"
+		"filter matched that it passed, by state (its own proxy's, BY_SELF, or a\n"
+		"flow it already saw, PREVIOUSLY_BY_SELF); hop-guard trips; fail-open\n"
+		"skips and fail-closed refusals while its proxy was down; set-records\n"
+		"refusals on its flows. Then the totals.\n");
+}
+
+int stats_main(int argc, char **argv)
+{
+	struct crd_service svcs[CRD_MAX_SERVICES];
+	struct crd_svc_stats ss[CRD_MAX_SERVICES];
+	uint64_t totals[CRD_ST_MAX];
+	struct crd_order order;
+	struct crd_config cfg;
+	struct crd_inst in;
+	bool json = false;
+	unsigned i, k, st;
+	int a, err;
+
+	for (a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
+			stats_usage(stdout);
+			return 0;
+		} else {
+			crd_err("stats: unknown argument '%s'", argv[a]);
+			stats_usage(stderr);
+			return 1;
+		}
+	}
+	err = crd_inst_open(crd_instance, false, &in);
+	if (err) {
+		crd_err("instance '%s': %s", crd_instance,
+			err == -ENOENT ? "not attached" : strerror(-err));
+		return 1;
+	}
+	err = crd_inst_get_config(&in, &cfg);
+	if (!err)
+		err = crd_inst_get_services(&in, svcs);
+	k = cfg.active_order & 1;
+	if (!err && bpf_map_lookup_elem(in.order_fd, &k, &order))
+		err = -errno;
+	if (!err)
+		err = crd_inst_sum_percpu(in.stats_fd, 0, totals, CRD_ST_MAX);
+	for (k = 0; !err && k < CRD_MAX_SERVICES; k++)
+		err = crd_inst_sum_percpu(in.svcst_fd, k, (uint64_t *)&ss[k],
+					  sizeof(ss[k]) / sizeof(uint64_t));
+	crd_inst_close(&in);
+	if (err) {
+		crd_err("instance '%s': reading counters: %s", crd_instance, strerror(-err));
+		return 1;
+	}
+	if (order.n > CRD_MAX_SERVICES)
+		order.n = CRD_MAX_SERVICES;
+	if (json) {
+		printf("{\"services\":[");
+		for (i = 0; i < order.n; i++) {
+			const struct crd_svc_stats *c = &ss[order.slot[i] % CRD_MAX_SERVICES];
+			const struct crd_service *s = &svcs[order.slot[i] % CRD_MAX_SERVICES];
+
+			printf("%s{\"id\":%u,\"name\":", i ? "," : "", s->id);
+			json_str(stdout, s->name);
+			printf(",\"redirected\":%llu,\"passed\":{", (unsigned long long)c->redirected);
+			for (st = 0; st < 4; st++)
+				printf("%s\"%s\":%llu", st ? "," : "", crd_state_keys[st],
+				       (unsigned long long)c->passed[st]);
+			printf("},\"hop_guard\":%llu,\"fail_open\":%llu,\"fail_closed\":%llu,"
+			       "\"set_refused\":%llu}", (unsigned long long)c->hop_guard,
+			       (unsigned long long)c->fail_open, (unsigned long long)c->fail_closed,
+			       (unsigned long long)c->set_refused);
+		}
+		printf("],\"totals\":{");
+		for (i = 0; i < CRD_ST_MAX; i++)
+			printf("%s\"%s\":%llu", i ? "," : "", crd_stat_name(i),
+			       (unsigned long long)totals[i]);
+		printf("}}\n");
+		return 0;
+	}
+	printf("%-4s %-16s %10s %10s %10s %9s %9s %11s %11s\n", "ID", "SERVICE",
+	       "REDIRECTED", "PASS_SELF", "PASS_PREV", "HOP_GUARD", "FAIL_OPEN",
+	       "FAIL_CLOSED", "SET_REFUSED");
+	for (i = 0; i < order.n; i++) {
+		const struct crd_svc_stats *c = &ss[order.slot[i] % CRD_MAX_SERVICES];
+		const struct crd_service *s = &svcs[order.slot[i] % CRD_MAX_SERVICES];
+
+		printf("%-4u %-16s %10llu %10llu %10llu %9llu %9llu %11llu %11llu\n", s->id,
+		       s->name, (unsigned long long)c->redirected,
+		       (unsigned long long)c->passed[1], (unsigned long long)c->passed[3],
+		       (unsigned long long)c->hop_guard, (unsigned long long)c->fail_open,
+		       (unsigned long long)c->fail_closed, (unsigned long long)c->set_refused);
+	}
+	printf("\ntotals:\n");
+	for (i = 0; i < CRD_ST_MAX; i++)
+		printf("  %-20s %llu\n", crd_stat_name(i), (unsigned long long)totals[i]);
+	return 0;
+}
