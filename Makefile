@@ -169,3 +169,7 @@ demo: all
 
 clean:
 	$(Q)rm -rf $(B)
+
+# Targets kept in their own files: `make install`/`uninstall` and `make bench`.
+-include mk/install.mk
+-include bench/bench.mk
