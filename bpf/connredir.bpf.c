@@ -27,6 +27,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define SOCK_STREAM 1
+#define SOCK_DGRAM 2
 #define SOL_IP 0
 #define SOL_IPV6 41
 #define SO_ORIGINAL_DST 80
@@ -119,6 +120,45 @@ struct {
 } crd_flows_v1 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CRD_UFLOWS_MAX);
+	__type(key, __u32);
+	__type(value, struct crd_uflow);
+} crd_uflows_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CRD_UFLOWS_MAX);
+	__type(key, struct crd_ukey);
+	__type(value, __u32);
+} crd_ukey_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CRD_UFLOWS_MAX);
+	__type(key, struct crd_urep_key);
+	__type(value, struct crd_urep);
+} crd_urep_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct crd_usk);
+} crd_usk_v1 SEC(".maps");
+
+/* Room to build a UDP flow entry (too big for the 512-byte stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct crd_uflow);
+} crd_scratch_v1 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } crd_events_v1 SEC(".maps");
@@ -130,6 +170,9 @@ struct {
  * after a range check it already knows about, and the check it keeps is on
  * another register.
  */
+/* Load a context field into a register the compiler cannot re-derive. */
+#define crd_ld(field) ({ __u32 __v = (field); asm volatile("" : "+r"(__v)); __v; })
+
 #define crd_bound(x, mask) ({ __u32 __v = (x); asm volatile("%0 &= %1" : "+r"(__v) : "i"(mask)); __v; })
 
 static __always_inline void crd_count(enum crd_stat what)
@@ -448,6 +491,19 @@ static __always_inline __u32 crd_caller_service(struct crd_order *order,
 	return f.found_id;
 }
 
+/* The live flow a token names: a TCP flow, or a UDP flow's records. */
+static __always_inline struct crd_flow_entry *crd_flow_by_token(__u64 token)
+{
+	struct crd_uflow *uf;
+	__u32 h;
+
+	if (!(token & CRD_TOKEN_UDP))
+		return bpf_map_lookup_elem(&crd_flows_v1, &token);
+	h = token & CRD_HANDLE_MASK;
+	uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+	return uf ? &uf->e : NULL;
+}
+
 /* The history an outbound socket continues, if records were set on it. */
 static __always_inline struct crd_flow_entry *crd_continued(struct bpf_sock *sk)
 {
@@ -456,7 +512,7 @@ static __always_inline struct crd_flow_entry *crd_continued(struct bpf_sock *sk)
 
 	if (!s || !s->used_token)
 		return NULL;
-	e = bpf_map_lookup_elem(&crd_flows_v1, &s->used_token);
+	e = crd_flow_by_token(s->used_token);
 	if (!e || e->consumer != s->consumer_id)
 		return NULL;
 	return e;
@@ -503,29 +559,23 @@ static __always_inline struct crd_event *crd_event_start(const struct crd_config
 
 /* An event about a connect decision described by @d (history @prev).
  * Global, so it is verified once, not at each of its call sites. */
-struct crd_ev_args {
-	__u32 kind;               /* enum crd_event_kind */
-	__u32 svc_id;
-	__u32 state;
-	__s32 err;
-};
-
-__noinline int crd_emit_decision(const struct crd_config *cfg,
-				 const struct crd_ev_args *a,
-				 const struct crd_decide *d,
+/* @kind_svc: kind << 32 | service id; @state_err: state << 32 | errno.
+ * (Packed: five arguments at most, and no stack for them.) */
+__noinline int crd_emit_decision(const struct crd_config *cfg, __u64 kind_svc,
+				 __u64 state_err, const struct crd_decide *d,
 				 const struct crd_flow_entry *prev)
 {
 	struct crd_event *ev;
 
-	if (!cfg || !a || !d)
+	if (!cfg || !d)
 		return 0;
-	ev = crd_event_start(cfg, a->kind);
+	ev = crd_event_start(cfg, kind_svc >> 32);
 	if (!ev)
 		return 0;
-	ev->service_id = a->svc_id;
-	ev->state = a->state;
-	ev->err = a->err;
-	ev->proto = IPPROTO_TCP;
+	ev->service_id = (__u32)kind_svc;
+	ev->state = state_err >> 32;
+	ev->err = (__s32)(__u32)state_err;
+	ev->proto = d->proto_bit == CRD_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
 	ev->nhops = d->nhops;
 	ev->dport_be = bpf_htons(d->dport);
 	__builtin_memcpy(ev->dst, d->dst, sizeof(ev->dst));
@@ -557,7 +607,7 @@ __noinline int crd_emit_decision(const struct crd_config *cfg,
  */
 static __always_inline int crd_proxy_up(struct bpf_sock_addr *ctx,
 					const struct crd_service *svc,
-					const struct crd_addr *proxy, __u16 port_be)
+					const struct crd_addr *proxy, __u16 port_be, int udp)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *l;
@@ -567,11 +617,17 @@ static __always_inline int crd_proxy_up(struct bpf_sock_addr *ctx,
 	if (crd_is_v4mapped(proxy->ip6)) {
 		t.ipv4.daddr = proxy->ip6[3];
 		t.ipv4.dport = port_be;
-		l = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+		if (udp)
+			l = bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+		else
+			l = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
 	} else {
 		__builtin_memcpy(t.ipv6.daddr, proxy->ip6, 16);
 		t.ipv6.dport = port_be;
-		l = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+		if (udp)
+			l = bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+		else
+			l = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
 	}
 	if (!l)
 		return 0;
@@ -611,12 +667,13 @@ static __always_inline void crd_proxy_addr(const struct crd_service *svc,
 }
 
 #define crd_emit(cfg, k, id, st, e, d, prev) ({				\
-	struct crd_ev_args __a = { .kind = (k), .svc_id = (id),		\
-				   .state = (st), .err = (e) };		\
 	if ((cfg)->events_pid)						\
-		crd_emit_decision((cfg), &__a, (d), (prev));		\
+		crd_emit_decision((cfg), ((__u64)(k) << 32) | (__u32)(id),	\
+				  ((__u64)(st) << 32) | (__u32)(e), (d), (prev)); \
 })
 
+#define CRD_DECIDE 0x10000 /* (crd_udp_pre) go on: decide */
+#define CRD_REWRITE 0x10001 /* (crd_udp_pre) send to @r's proxy */
 #define CRD_PASS (-1)     /* leave the connect unchanged */
 #define CRD_REFUSE (-2)   /* fail the connect: ECONNREFUSED */
 #define CRD_TRIES 4       /* services skipped (fail open) per connect, at most */
@@ -627,105 +684,146 @@ static __always_inline void crd_proxy_addr(const struct crd_service *svc,
  * fills @proxy/@proxy_port_be, CRD_PASS to let the connect go unchanged, or
  * CRD_REFUSE to fail it (the chosen service's proxy is down, --fail closed).
  */
-static __always_inline int crd_connect(struct bpf_sock_addr *ctx, const __u32 dst[4],
-				       __u16 port_be, int connect6,
-				       struct crd_addr *proxy, __u16 *proxy_port_be)
+/* Is any service registered? (Nothing to decide otherwise.) */
+static __always_inline int crd_have_services(void)
 {
-	struct crd_decide d = {};
 	struct crd_config *cfg = NULL;
-	struct crd_flow_entry *prev;
+	struct crd_order *order;
+	__u32 idx;
+
+	order = crd_live_order(&cfg, &idx);
+	return order && order->n;
+}
+
+/* Describe, in @d, a socket about to talk to @dst:@port_be. */
+static __always_inline void crd_decide_init(struct crd_decide *d, const __u32 dst[4],
+					    __u16 port_be, int connect6, __u8 proto_bit,
+					    struct crd_order *order,
+					    const struct crd_flow_entry *prev)
+{
+	__u32 n, i;
+
+	__builtin_memcpy(d->dst, dst, sizeof(d->dst));
+	d->dport = bpf_ntohs(port_be);
+	d->proto_bit = proto_bit;
+	d->connect6 = connect6;
+	d->want6 = connect6 && !crd_is_v4mapped(dst);
+	d->chosen = -1;
+	if (prev) {
+		n = prev->flow.nhops;
+		d->nhops = n > CRD_MAX_HOPS ? CRD_MAX_HOPS : n;
+		__builtin_memcpy(d->hops, prev->flow.hops, sizeof(d->hops));
+		d->app_uid = prev->flow.app_uid;
+		__builtin_memcpy(d->app_cg_anc, prev->flow.app_cg_anc, sizeof(d->app_cg_anc));
+	} else {
+		d->app_uid = (__u32)bpf_get_current_uid_gid();
+		for (i = 0; i < CRD_CG_LEVELS; i++)
+			d->app_cg_anc[i] = bpf_get_current_ancestor_cgroup_id(i);
+		/* A proxy that sets no records is never handed its own flow. */
+		d->self_id = crd_caller_service(order, d->order_idx, 0, NULL);
+	}
+}
+
+/* One redirection question and its answer, for the global deciders. */
+struct crd_redir {
+	struct crd_addr dst;      /* in: destination, v4-mapped */
+	struct crd_addr proxy;    /* out: where to send it instead */
+	__u16 port_be;            /* in: destination port */
+	__u16 proxy_port_be;      /* out */
+	__u8 v6;                  /* in: AF_INET6 socket */
+	__u8 connecting;          /* in: connect() (else sendmsg) */
+	__u8 proto_bit;           /* in: CRD_PROTO_* */
+	__u8 nhops;               /* out: history length before this hop */
+	__u32 chosen_state;       /* out: the flow's state for the service */
+};
+
+/*
+ * crd_choose - which service takes the flow @d describes: the first in
+ * weight order whose filter matches and whose state lets it, whose proxy is
+ * up (or, with --fail open, the next one). Returns its slot and fills
+ * @r's proxy, or CRD_PASS, or CRD_REFUSE. Global: verified once, on its own.
+ */
+
+__noinline int crd_choose(struct bpf_sock_addr *ctx, const struct crd_flow_entry *prev,
+			  struct crd_redir *r)
+{
+	struct crd_decide dd = {}, *d = &dd;
+	struct crd_config *cfg = NULL;
 	struct crd_order *order;
 	struct crd_service *svc;
 	struct crd_svc_stats *ss;
-	struct crd_flow_entry *fe;
-	struct crd_flow *f;
-	struct bpf_sock *sk = ctx->sk;
-	__u32 slot, n, i;
-	__u64 now;
+	__u32 slot, n, i, idx = 0;
 
-	if (ctx->type != SOCK_STREAM || !sk)
+	if (!r)
 		return CRD_PASS;
-	order = crd_live_order(&cfg, &d.order_idx);
-	if (!order || !cfg || order->n == 0)
+	order = crd_live_order(&cfg, &idx);
+	if (!order || !cfg)
 		return CRD_PASS;
-	crd_count(CRD_ST_CONNECT);
-	/* A reconnecting socket must not publish a stale decision. */
-	bpf_sk_storage_delete(&crd_conn_v1, sk);
-
-	__builtin_memcpy(d.dst, dst, sizeof(d.dst));
-	d.dport = bpf_ntohs(port_be);
-	d.proto_bit = CRD_PROTO_TCP;
-	d.connect6 = connect6;
-	d.want6 = connect6 && !crd_is_v4mapped(dst);
-	d.chosen = -1;
-
-	prev = crd_continued(sk);
-	if (prev) {
-		n = prev->flow.nhops;
-		d.nhops = n > CRD_MAX_HOPS ? CRD_MAX_HOPS : n;
-		__builtin_memcpy(d.hops, prev->flow.hops, sizeof(d.hops));
-		d.app_uid = prev->flow.app_uid;
-		__builtin_memcpy(d.app_cg_anc, prev->flow.app_cg_anc, sizeof(d.app_cg_anc));
-	} else {
-		d.app_uid = (__u32)bpf_get_current_uid_gid();
-		for (i = 0; i < CRD_CG_LEVELS; i++)
-			d.app_cg_anc[i] = bpf_get_current_ancestor_cgroup_id(i);
-		/* A proxy that sets no records is never handed its own flow. */
-		d.self_id = crd_caller_service(order, d.order_idx, 0, NULL);
-	}
-
+	d->order_idx = idx;
+	crd_decide_init(d, r->dst.ip6, r->port_be, r->v6, r->proto_bit, order, prev);
+	r->nhops = d->nhops;
 	n = order->n > CRD_MAX_SERVICES ? CRD_MAX_SERVICES : order->n;
 	for (i = 0; i < CRD_TRIES; i++) {
-		d.chosen = -1;
-		bpf_loop(n, crd_decide_one, &d, 0);
-		if (d.to_listener) {
+		d->chosen = -1;
+		bpf_loop(n, crd_decide_one, d, 0);
+		if (d->to_listener) {
 			crd_count(CRD_ST_TO_LISTENER);
 			return CRD_PASS;
 		}
-		if (d.chosen < 0) {
-			if (d.pass_id)
-				crd_emit(cfg, CRD_EV_PASSED, d.pass_id, d.pass_state, 0, &d, prev);
+		if (d->chosen < 0) {
+			if (d->pass_id)
+				crd_emit(cfg, CRD_EV_PASSED, d->pass_id, d->pass_state, 0, d, prev);
 			return CRD_PASS;
 		}
-		slot = d.chosen;
+		slot = d->chosen;
 		svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
 		if (!svc)
 			return CRD_PASS;
 		ss = crd_svc_stats(slot);
-		if (d.nhops >= cfg->hop_limit || d.nhops >= CRD_MAX_HOPS) {
+		if (d->nhops >= cfg->hop_limit || d->nhops >= CRD_MAX_HOPS) {
 			crd_count(CRD_ST_HOP_GUARD);
 			if (ss)
 				ss->hop_guard++;
-			crd_emit(cfg, CRD_EV_HOP_GUARD, svc->id, d.chosen_state, 0, &d, prev);
+			crd_emit(cfg, CRD_EV_HOP_GUARD, svc->id, d->chosen_state, 0, d, prev);
 			return CRD_PASS;
 		}
-		crd_proxy_addr(svc, &d, proxy, proxy_port_be);
-		if (crd_proxy_up(ctx, svc, proxy, *proxy_port_be))
-			break;
+		crd_proxy_addr(svc, d, &r->proxy, &r->proxy_port_be);
+		if (crd_proxy_up(ctx, svc, &r->proxy, r->proxy_port_be,
+				 d->proto_bit == CRD_PROTO_UDP)) {
+			r->chosen_state = d->chosen_state;
+			crd_emit(cfg, CRD_EV_REDIRECTED, svc->id, d->chosen_state, 0, d, prev);
+			crd_count(CRD_ST_REDIRECTED);
+			if (ss)
+				ss->redirected++;
+			return slot;
+		}
 		if (!(svc->flags & CRD_SVC_FAIL_OPEN)) {
 			crd_count(CRD_ST_FAIL_CLOSED);
 			if (ss)
 				ss->fail_closed++;
-			crd_emit(cfg, CRD_EV_FAIL_CLOSED, svc->id, d.chosen_state, ECONNREFUSED, &d, prev);
+			crd_emit(cfg, CRD_EV_FAIL_CLOSED, svc->id, d->chosen_state, ECONNREFUSED,
+				 d, prev);
 			return CRD_REFUSE;
 		}
 		crd_count(CRD_ST_FAIL_OPEN);
 		if (ss)
 			ss->fail_open++;
-		crd_emit(cfg, CRD_EV_PROXY_DOWN, svc->id, d.chosen_state, 0, &d, prev);
-		d.skip |= 1ULL << (slot & 63);
+		crd_emit(cfg, CRD_EV_PROXY_DOWN, svc->id, d->chosen_state, 0, d, prev);
+		d->skip |= 1ULL << (slot & 63);
 	}
-	if (i == CRD_TRIES)
-		return CRD_PASS;
+	return CRD_PASS;
+}
 
-	fe = bpf_sk_storage_get(&crd_conn_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!fe) {
-		crd_count(CRD_ST_NO_STORAGE);
-		return CRD_PASS;
-	}
-	fe->consumer = 0;
-	f = &fe->flow;
-	now = bpf_ktime_get_ns();
+/* The records of a flow just redirected to @svc: @prev's plus one hop, or
+ * new ones for the calling application. */
+static __always_inline void crd_fill_flow(struct crd_flow *f,
+					  const struct crd_flow_entry *prev,
+					  const __u32 dst[4], __u16 port_be, __u8 proto,
+					  __u32 nhops, const struct crd_service *svc)
+{
+	__u64 now = bpf_ktime_get_ns(), us;
+	__u32 n;
+
 	if (prev) {
 		__builtin_memcpy(f, &prev->flow, sizeof(*f));
 	} else {
@@ -735,21 +833,46 @@ static __always_inline int crd_connect(struct bpf_sock_addr *ctx, const __u32 ds
 		__builtin_memcpy(f->orig_dst.ip6, dst, sizeof(f->orig_dst.ip6));
 		f->orig_dst_port_be = port_be;
 		f->orig_family = crd_is_v4mapped(dst) ? AF_INET : AF_INET6;
-		f->proto = IPPROTO_TCP;
+		f->proto = proto;
 		crd_fill_app(f);
 	}
-	n = d.nhops;
+	n = nhops;
 	if (n < CRD_MAX_HOPS) {
-		__u64 us = (now - f->start_ns) / 1000;
-
+		us = (now - f->start_ns) / 1000;
 		f->hops[n] = svc->id;
 		f->hop_us[n] = us > 0xffffffffULL ? 0xffffffff : us;
 		f->nhops = n + 1;
 	}
-	crd_emit(cfg, CRD_EV_REDIRECTED, svc->id, d.chosen_state, 0, &d, prev);
-	crd_count(CRD_ST_REDIRECTED);
-	if (ss)
-		ss->redirected++;
+}
+
+/*
+ * crd_connect - the decision for one connect() of a stream socket. @dst is
+ * the destination in the 128-bit space, @port_be its port. Returns the slot
+ * chosen (>= 0) and fills @proxy/@proxy_port_be, CRD_PASS to let the connect
+ * go unchanged, or CRD_REFUSE to fail it (the chosen service's proxy is
+ * down, --fail closed).
+ */
+/* The TCP flow @rd just got, to the service in @slot: its records go with
+ * the socket until its SYN leaves. */
+__noinline int crd_tcp_post(struct bpf_sock_addr *ctx, const struct crd_flow_entry *prev,
+			    struct crd_redir *rd, __u32 slot)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct crd_service *svc;
+	struct crd_flow_entry *fe;
+
+	if (!rd || !sk)
+		return CRD_PASS;
+	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	if (!svc)
+		return CRD_PASS;
+	fe = bpf_sk_storage_get(&crd_conn_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!fe) {
+		crd_count(CRD_ST_NO_STORAGE);
+		return CRD_PASS;
+	}
+	fe->consumer = 0;
+	crd_fill_flow(&fe->flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_TCP, rd->nhops, svc);
 	return slot;
 }
 
@@ -760,48 +883,6 @@ static __always_inline int crd_connect_refuse(void)
 	return 0;
 }
 
-SEC("cgroup/connect4")
-int crd_connect4(struct bpf_sock_addr *ctx)
-{
-	struct crd_addr dst, proxy = {};
-	__u16 proxy_port = 0;
-
-	int r;
-
-	crd_set_v4(&dst, ctx->user_ip4);
-	r = crd_connect(ctx, dst.ip6, (__u16)ctx->user_port, 0, &proxy, &proxy_port);
-	if (r == CRD_REFUSE)
-		return crd_connect_refuse();
-	if (r < 0 || !crd_is_v4mapped(proxy.ip6))
-		return 1;   /* an IPv6-only proxy cannot take an AF_INET socket */
-	ctx->user_ip4 = proxy.ip6[3];
-	ctx->user_port = proxy_port;
-	return 1;
-}
-
-SEC("cgroup/connect6")
-int crd_connect6(struct bpf_sock_addr *ctx)
-{
-	struct crd_addr dst, proxy = {};
-	__u16 proxy_port = 0;
-	int r;
-
-	dst.ip6[0] = ctx->user_ip6[0];
-	dst.ip6[1] = ctx->user_ip6[1];
-	dst.ip6[2] = ctx->user_ip6[2];
-	dst.ip6[3] = ctx->user_ip6[3];
-	r = crd_connect(ctx, dst.ip6, (__u16)ctx->user_port, 1, &proxy, &proxy_port);
-	if (r == CRD_REFUSE)
-		return crd_connect_refuse();
-	if (r < 0)
-		return 1;
-	ctx->user_ip6[0] = proxy.ip6[0];
-	ctx->user_ip6[1] = proxy.ip6[1];
-	ctx->user_ip6[2] = proxy.ip6[2];
-	ctx->user_ip6[3] = proxy.ip6[3];
-	ctx->user_port = proxy_port;
-	return 1;
-}
 
 /* ---- bind: who owns a would-be listener ------------------------------------- */
 
@@ -816,7 +897,7 @@ static __always_inline void crd_bind(struct bpf_sock_addr *ctx)
 	struct crd_lsn *l;
 	int i;
 
-	if (ctx->type != SOCK_STREAM || !sk)
+	if ((ctx->type != SOCK_STREAM && ctx->type != SOCK_DGRAM) || !sk)
 		return;
 	l = bpf_sk_storage_get(&crd_lsn_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!l)
@@ -840,10 +921,512 @@ int crd_bind6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/* ---- UDP ------------------------------------------------------------------ */
+
+static __always_inline int crd_addr_eq(const __u32 a[4], const __u32 b[4])
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+/* Forget UDP flow @h of application socket @cookie: both its maps. */
+static __always_inline void crd_uflow_del(__u32 h)
+{
+	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+	struct crd_ukey k = {};
+
+	if (!uf)
+		return;
+	k.app_cookie = uf->app_cookie;
+	__builtin_memcpy(k.dst, uf->e.flow.orig_dst.ip6, sizeof(k.dst));
+	k.dport_be = uf->e.flow.orig_dst_port_be;
+	if (!(uf->flags & CRD_UF_CONNECTED))
+		bpf_map_delete_elem(&crd_ukey_v1, &k);
+	bpf_map_delete_elem(&crd_uflows_v1, &h);
+}
+
+/* A free place for a new flow in @u; the least recently used one goes. */
+static __always_inline int crd_usk_place(struct crd_usk *u)
+{
+	__u64 oldest = ~0ULL;
+	int i, victim = 0;
+
+	for (i = 0; i < CRD_UDP_PER_SOCK; i++) {
+		struct crd_uflow *uf;
+		__u32 h = u->handles[i];
+
+		if (!h)
+			return i;
+		uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+		if (!uf)
+			return i;   /* gone already */
+		if (uf->last_ns < oldest) {
+			oldest = uf->last_ns;
+			victim = i;
+		}
+	}
+	crd_uflow_del(u->handles[victim & (CRD_UDP_PER_SOCK - 1)]);
+	u->handles[victim & (CRD_UDP_PER_SOCK - 1)] = 0;
+	return victim;
+}
+
+/*
+ * A proxy's per-flow socket answering the application (or previous proxy)
+ * of the flow it continues: note the reply path, so that socket's recvmsg
+ * hook shows the answer as coming from the original destination.
+ */
+static __always_inline void crd_udp_note_reply(struct bpf_sock *sk, struct crd_sk *s,
+					       const struct crd_uflow *uf, __u32 h)
+{
+	struct crd_urep_key k = {};
+	struct crd_urep r = {};
+
+	if (!s || !sk->src_port)
+		return;
+	k.app_cookie = uf->app_cookie;
+	k.port = sk->src_port;
+	__builtin_memcpy(r.dst, uf->e.flow.orig_dst.ip6, sizeof(r.dst));
+	r.dport_be = uf->e.flow.orig_dst_port_be;
+	r.handle = h;
+	if (bpf_map_update_elem(&crd_urep_v1, &k, &r, BPF_ANY))
+		return;
+	s->urep_cookie = k.app_cookie;
+	s->urep_port = k.port;
+}
+
+/* Note the sending socket's address in @uf once it has one; for a first
+ * hop it is also the application's (orig_src). */
+static __always_inline void crd_udp_sender(struct bpf_sock *sk, struct crd_uflow *uf)
+{
+	struct crd_addr a;
+
+	__u32 fam, v4, a0, a1, a2, a3;
+
+	if (uf->hop_src_port_be || !sk->src_port)
+		return;
+	/* Field by field, unconditionally: socket pointers allow no arithmetic. */
+	fam = crd_ld(sk->family);
+	v4 = crd_ld(sk->src_ip4);
+	a0 = crd_ld(sk->src_ip6[0]);
+	a1 = crd_ld(sk->src_ip6[1]);
+	a2 = crd_ld(sk->src_ip6[2]);
+	a3 = crd_ld(sk->src_ip6[3]);
+	if (fam == AF_INET) {
+		crd_set_v4(&a, v4);
+	} else {
+		a.ip6[0] = a0;
+		a.ip6[1] = a1;
+		a.ip6[2] = a2;
+		a.ip6[3] = a3;
+	}
+	__builtin_memcpy(uf->hop_src, a.ip6, 16);
+	uf->hop_src_port_be = bpf_htons(sk->src_port);
+	if (uf->e.flow.nhops == 1) {
+		uf->e.flow.orig_src = a;
+		uf->e.flow.orig_src_port_be = uf->hop_src_port_be;
+	}
+}
+
+/*
+ * crd_udp_pre - a UDP socket about to send to @rd's destination, by sendmsg
+ * or connect (@rd->connecting). Before any decision: a proxy answering the
+ * flow's sender passes (and notes the reply path); a flow this socket
+ * already has goes where it went (CRD_REWRITE, @rd filled). Otherwise
+ * CRD_DECIDE.
+ */
+__noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
+{
+	struct crd_config *cfg = NULL;
+	struct bpf_sock *sk = ctx->sk;
+	struct crd_flow_entry *prev;
+	struct crd_uflow *uf, *cur;
+	struct crd_order *order;
+	struct crd_ukey k = {};
+	struct crd_usk *u;
+	struct crd_sk *s;
+	const __u32 *dst;
+	__u32 oidx = 0, h = 0, *hp;
+	__u16 port_be;
+	__u64 cookie, now;
+	int connecting;
+
+	if (!rd || !sk || ctx->type != SOCK_DGRAM || ctx->protocol != IPPROTO_UDP)
+		return CRD_PASS;
+	dst = rd->dst.ip6;
+	port_be = rd->port_be;
+	connecting = rd->connecting;
+	order = crd_live_order(&cfg, &oidx);
+	if (!order || !cfg || order->n == 0)
+		return CRD_PASS;
+	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+	prev = crd_continued(sk);
+	if (prev && s && (s->used_token & CRD_TOKEN_UDP)) {
+		/* A proxy's per-flow socket answering the flow's sender. */
+		__u32 ph = s->used_token & CRD_HANDLE_MASK;
+
+		cur = bpf_map_lookup_elem(&crd_uflows_v1, &ph);
+		if (cur && cur->hop_src_port_be == port_be && crd_addr_eq(cur->hop_src, dst)) {
+			if (!connecting)
+				crd_udp_note_reply(sk, s, cur, ph);
+			return CRD_PASS;
+		}
+	}
+	if (!prev && bpf_sk_storage_get(&crd_lsn_v1, sk, 0, 0) &&
+	    crd_caller_service(order, oidx, 0, NULL))
+		return CRD_PASS;   /* a proxy's own bound socket answering */
+
+	now = bpf_ktime_get_ns();
+	cookie = bpf_get_socket_cookie(ctx);
+	u = bpf_sk_storage_get(&crd_usk_v1, sk, 0, 0);
+	if (u && !connecting) {
+		/* A flow this socket already has: same decision, fresh use. */
+		k.app_cookie = cookie;
+		__builtin_memcpy(k.dst, dst, sizeof(k.dst));
+		k.dport_be = port_be;
+		hp = bpf_map_lookup_elem(&crd_ukey_v1, &k);
+		if (hp) {
+			h = *hp;
+			uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+			if (uf) {
+				uf->last_ns = now;
+				u->pending = h;
+				__builtin_memcpy(rd->proxy.ip6, uf->proxy, sizeof(rd->proxy.ip6));
+				rd->proxy_port_be = uf->proxy_port_be;
+				return CRD_REWRITE;
+			}
+		}
+	}
+	crd_count(CRD_ST_CONNECT);
+	return CRD_DECIDE;
+}
+
+/* The UDP flow @rd just got, to the service in @slot: its records and maps. */
+__noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_entry *prev,
+			    struct crd_redir *rd, __u32 slot)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct crd_service *svc;
+	struct crd_uflow *uf;
+	struct crd_ukey k = {};
+	struct crd_usk *u;
+	__u32 zero = 0, h = 0;
+	__u64 cookie, now;
+	int i, place;
+
+	if (!rd || !sk)
+		return CRD_PASS;
+	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	if (!svc)
+		return CRD_PASS;
+
+	uf = bpf_map_lookup_elem(&crd_scratch_v1, &zero);
+	u = bpf_sk_storage_get(&crd_usk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!uf || !u) {
+		crd_count(CRD_ST_NO_STORAGE);
+		return CRD_PASS;
+	}
+	__builtin_memset(uf, 0, sizeof(*uf));
+	crd_fill_flow(&uf->e.flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_UDP, rd->nhops, svc);
+	now = bpf_ktime_get_ns();
+	cookie = bpf_get_socket_cookie(ctx);
+	uf->app_cookie = cookie;
+	uf->last_ns = now;
+	__builtin_memcpy(uf->proxy, rd->proxy.ip6, sizeof(uf->proxy));
+	uf->proxy_port_be = rd->proxy_port_be;
+	uf->flags = rd->connecting ? CRD_UF_CONNECTED : 0;
+	/* This hop's sender: known now if bound, else filled in at egress. */
+	crd_udp_sender(sk, uf);
+	for (i = 0; i < 3; i++) {
+		h = bpf_get_prandom_u32() & CRD_HANDLE_MASK;
+		if (h && !bpf_map_update_elem(&crd_uflows_v1, &h, uf, BPF_NOEXIST))
+			break;
+		h = 0;
+	}
+	if (!h) {
+		crd_count(CRD_ST_FLOWS_FULL);
+		return CRD_PASS;
+	}
+	if (rd->connecting) {
+		if (u->connected)
+			crd_uflow_del(u->connected);
+		u->connected = h;
+	} else {
+		place = crd_usk_place(u);
+		u->handles[place & (CRD_UDP_PER_SOCK - 1)] = h;
+		k.app_cookie = cookie;
+		__builtin_memcpy(k.dst, rd->dst.ip6, sizeof(k.dst));
+		k.dport_be = rd->port_be;
+		bpf_map_update_elem(&crd_ukey_v1, &k, &h, BPF_ANY);
+		u->pending = h;
+	}
+	return slot;
+}
+
+/* Rewrite a sock_addr context's destination to @a:@port_be. */
+static __always_inline int crd_rewrite4(struct bpf_sock_addr *ctx,
+					const struct crd_addr *a, __u16 port_be)
+{
+	if (!crd_is_v4mapped(a->ip6))
+		return 1;   /* an IPv6-only proxy cannot take an AF_INET socket */
+	ctx->user_ip4 = a->ip6[3];
+	ctx->user_port = port_be;
+	return 1;
+}
+
+static __always_inline int crd_rewrite6(struct bpf_sock_addr *ctx,
+					const struct crd_addr *a, __u16 port_be)
+{
+	ctx->user_ip6[0] = a->ip6[0];
+	ctx->user_ip6[1] = a->ip6[1];
+	ctx->user_ip6[2] = a->ip6[2];
+	ctx->user_ip6[3] = a->ip6[3];
+	ctx->user_port = port_be;
+	return 1;
+}
+
+/*
+ * The original destination a UDP reply from @src:@port_be stands for, for
+ * the application socket @sk, or 0.
+ */
+static __always_inline int crd_udp_reverse(struct bpf_sock_addr *ctx, const __u32 src[4],
+					   __u16 port_be, struct crd_addr *orig,
+					   __u16 *orig_port_be)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct crd_urep_key k = {};
+	struct crd_uflow *uf;
+	struct crd_urep *r;
+	struct crd_usk *u;
+	__u32 h;
+
+	if (!sk)
+		return 0;
+	u = bpf_sk_storage_get(&crd_usk_v1, sk, 0, 0);
+	if (!u)
+		return 0;
+	if (u->connected) {
+		h = u->connected;
+		uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+		if (!uf || uf->proxy_port_be != port_be || !crd_addr_eq(uf->proxy, src))
+			return 0;
+		__builtin_memcpy(orig->ip6, uf->e.flow.orig_dst.ip6, 16);
+		*orig_port_be = uf->e.flow.orig_dst_port_be;
+		return 1;
+	}
+	k.app_cookie = bpf_get_socket_cookie(ctx);
+	k.port = bpf_ntohs(port_be);
+	r = bpf_map_lookup_elem(&crd_urep_v1, &k);
+	if (!r)
+		return 0;
+	h = r->handle;
+	uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+	if (!uf || !crd_addr_eq(uf->proxy, src))
+		return 0;   /* not from that flow's proxy */
+	__builtin_memcpy(orig->ip6, r->dst, 16);
+	*orig_port_be = r->dport_be;
+	return 1;
+}
+
+static __always_inline int crd_reverse4(struct bpf_sock_addr *ctx)
+{
+	struct crd_addr src, orig;
+	__u16 port = 0;
+
+	crd_set_v4(&src, ctx->user_ip4);
+	if (crd_udp_reverse(ctx, src.ip6, (__u16)ctx->user_port, &orig, &port) &&
+	    crd_is_v4mapped(orig.ip6)) {
+		ctx->user_ip4 = orig.ip6[3];
+		ctx->user_port = port;
+	}
+	return 1;
+}
+
+static __always_inline int crd_reverse6(struct bpf_sock_addr *ctx)
+{
+	struct crd_addr src, orig;
+	__u16 port = 0;
+
+	src.ip6[0] = ctx->user_ip6[0];
+	src.ip6[1] = ctx->user_ip6[1];
+	src.ip6[2] = ctx->user_ip6[2];
+	src.ip6[3] = ctx->user_ip6[3];
+	if (crd_udp_reverse(ctx, src.ip6, (__u16)ctx->user_port, &orig, &port))
+		crd_rewrite6(ctx, &orig, port);
+	return 1;
+}
+
+/* A reply's source, and a connected socket's peer, are the original
+ * destination, as if nothing had been redirected. */
+SEC("cgroup/recvmsg4")
+int crd_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return crd_reverse4(ctx);
+}
+
+SEC("cgroup/recvmsg6")
+int crd_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return crd_reverse6(ctx);
+}
+
+SEC("cgroup/getpeername4")
+int crd_getpeername4(struct bpf_sock_addr *ctx)
+{
+	return crd_reverse4(ctx);
+}
+
+SEC("cgroup/getpeername6")
+int crd_getpeername6(struct bpf_sock_addr *ctx)
+{
+	return crd_reverse6(ctx);
+}
+
+/*
+ * Tag each redirected datagram with its flow's handle, so the proxy can tell
+ * the flows of one unconnected socket apart (they share a 4-tuple once
+ * redirected), and note the sender's address once the socket is bound.
+ */
+SEC("cgroup_skb/egress")
+int crd_egress(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct crd_uflow *uf;
+	struct crd_usk *u;
+	__u32 h;
+
+	if (!sk)
+		return 1;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->protocol != IPPROTO_UDP)
+		return 1;
+	u = bpf_sk_storage_get(&crd_usk_v1, sk, 0, 0);
+	if (!u)
+		return 1;
+	h = u->pending ? u->pending : u->connected;
+	u->pending = 0;
+	if (!h)
+		return 1;
+	uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+	if (!uf)
+		return 1;
+	crd_udp_sender(sk, uf);
+	skb->mark = CRD_MARK(h);
+	return 1;
+}
+
+/* An application UDP socket closed: its flows go. */
+static __always_inline void crd_usk_release(struct crd_usk *u)
+{
+	int i;
+
+	for (i = 0; i < CRD_UDP_PER_SOCK; i++) {
+		if (u->handles[i])
+			crd_uflow_del(u->handles[i]);
+		u->handles[i] = 0;
+	}
+	if (u->connected)
+		crd_uflow_del(u->connected);
+	u->connected = 0;
+}
+
+/* ---- connect: TCP and connected UDP -------------------------------------------- */
+
+/*
+ * crd_redirect - the decision for a connect() (TCP, connected UDP) or a UDP
+ * sendmsg(). The heavy parts are global functions, verified once each and
+ * called one after another, not nested, to keep the stack small.
+ */
+static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_redir *r,
+					int udp)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct crd_flow_entry *prev;
+	int ret;
+
+	if (!sk || !crd_have_services())
+		return CRD_PASS;
+	if (udp) {
+		ret = crd_udp_pre(ctx, r);
+		if (ret != CRD_DECIDE)
+			return ret;
+	} else {
+		if (ctx->type != SOCK_STREAM)
+			return CRD_PASS;
+		crd_count(CRD_ST_CONNECT);
+		/* A reconnecting socket must not publish a stale decision. */
+		bpf_sk_storage_delete(&crd_conn_v1, sk);
+	}
+	prev = crd_continued(sk);
+	r->proto_bit = udp ? CRD_PROTO_UDP : CRD_PROTO_TCP;
+	ret = crd_choose(ctx, prev, r);
+	if (ret < 0)
+		return ret;
+	return udp ? crd_udp_post(ctx, prev, r, ret) : crd_tcp_post(ctx, prev, r, ret);
+}
+
+SEC("cgroup/connect4")
+int crd_connect4(struct bpf_sock_addr *ctx)
+{
+	struct crd_redir r = { .connecting = 1 };
+	int ret;
+
+	crd_set_v4(&r.dst, ctx->user_ip4);
+	r.port_be = (__u16)ctx->user_port;
+	ret = crd_redirect(ctx, &r, ctx->type == SOCK_DGRAM);
+	if (ret == CRD_REFUSE)
+		return crd_connect_refuse();
+	return ret < 0 ? 1 : crd_rewrite4(ctx, &r.proxy, r.proxy_port_be);
+}
+
+SEC("cgroup/connect6")
+int crd_connect6(struct bpf_sock_addr *ctx)
+{
+	struct crd_redir r = { .connecting = 1, .v6 = 1 };
+	int ret;
+
+	r.dst.ip6[0] = ctx->user_ip6[0];
+	r.dst.ip6[1] = ctx->user_ip6[1];
+	r.dst.ip6[2] = ctx->user_ip6[2];
+	r.dst.ip6[3] = ctx->user_ip6[3];
+	r.port_be = (__u16)ctx->user_port;
+	ret = crd_redirect(ctx, &r, ctx->type == SOCK_DGRAM);
+	if (ret == CRD_REFUSE)
+		return crd_connect_refuse();
+	return ret < 0 ? 1 : crd_rewrite6(ctx, &r.proxy, r.proxy_port_be);
+}
+
+SEC("cgroup/sendmsg4")
+int crd_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	struct crd_redir r = {};
+	int ret;
+
+	crd_set_v4(&r.dst, ctx->user_ip4);
+	r.port_be = (__u16)ctx->user_port;
+	ret = crd_redirect(ctx, &r, 1);
+	if (ret == CRD_REFUSE)
+		return crd_connect_refuse();
+	return ret < 0 ? 1 : crd_rewrite4(ctx, &r.proxy, r.proxy_port_be);
+}
+
+SEC("cgroup/sendmsg6")
+int crd_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	struct crd_redir r = { .v6 = 1 };
+	int ret;
+
+	r.dst.ip6[0] = ctx->user_ip6[0];
+	r.dst.ip6[1] = ctx->user_ip6[1];
+	r.dst.ip6[2] = ctx->user_ip6[2];
+	r.dst.ip6[3] = ctx->user_ip6[3];
+	r.port_be = (__u16)ctx->user_port;
+	ret = crd_redirect(ctx, &r, 1);
+	if (ret == CRD_REFUSE)
+		return crd_connect_refuse();
+	return ret < 0 ? 1 : crd_rewrite6(ctx, &r.proxy, r.proxy_port_be);
+}
+
 /* ---- sockops: hand the records to the accepted socket ----------------------- */
 
-/* Load a context field into a register the compiler cannot re-derive. */
-#define crd_ld(field) ({ __u32 __v = (field); asm volatile("" : "+r"(__v)); __v; })
 
 /*
  * The 4-tuple of a sockops socket: local is src, remote is dst (swapped when
@@ -937,7 +1520,9 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 	if (!e)
 		return;
 	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	token = crd_random64();
+	token = crd_random64() & ~CRD_TOKEN_UDP;   /* TCP tokens: top bit clear */
+	if (!token)
+		token = 1;
 	if (!s || bpf_map_update_elem(&crd_flows_v1, &token, e, BPF_NOEXIST)) {
 		crd_count(CRD_ST_FLOWS_FULL);
 	} else {
@@ -959,7 +1544,7 @@ static __always_inline void crd_forget(struct crd_sk *s)
 		s->token = 0;
 	}
 	if (s->used_token) {
-		e = bpf_map_lookup_elem(&crd_flows_v1, &s->used_token);
+		e = crd_flow_by_token(s->used_token);
 		if (e)
 			__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0);
 		s->used_token = 0;
@@ -999,6 +1584,16 @@ SEC("cgroup/sock_release")
 int crd_sock_release(struct bpf_sock *sk)
 {
 	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v1, sk, 0, 0);
+
+	if (u)
+		crd_usk_release(u);
+	if (s && s->urep_port) {
+		struct crd_urep_key k = { .app_cookie = s->urep_cookie, .port = s->urep_port };
+
+		bpf_map_delete_elem(&crd_urep_v1, &k);
+		s->urep_port = 0;
+	}
 
 	/* The pending tuple stays until TCP_CLOSE: the proxy may not have
 	 * completed its side of the handshake yet. */
@@ -1008,8 +1603,7 @@ int crd_sock_release(struct bpf_sock *sk)
 			s->token = 0;
 		}
 		if (s->used_token) {
-			struct crd_flow_entry *e =
-				bpf_map_lookup_elem(&crd_flows_v1, &s->used_token);
+			struct crd_flow_entry *e = crd_flow_by_token(s->used_token);
 
 			if (e)
 				__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0);
@@ -1070,28 +1664,37 @@ static __always_inline struct crd_flow_entry *crd_accepted_flow(struct bpf_sock 
 	return e;
 }
 
-static __always_inline int crd_get_records(struct bpf_sockopt *ctx, struct bpf_sock *sk,
-					   int size_only)
+/* The records blob (or its size) of live flow @e, known by @token. */
+static __always_inline int crd_answer_records(struct bpf_sockopt *ctx,
+					      const struct crd_flow_entry *e,
+					      __u64 token, int size_only)
 {
-	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
-	struct crd_flow_entry *e;
 	struct crd_blob b = {};
 	__u32 sz = sizeof(b);
-	int err;
 
-	e = crd_accepted_flow(sk, &err);
-	if (!e || !s)
-		return crd_fail(ctx, err ? err : ENOENT);
 	if (size_only)
 		return crd_answer(ctx, &sz, sizeof(sz));
 	b.magic = CRD_BLOB_MAGIC;
 	b.version = CRD_BLOB_VERSION;
 	b.size = sizeof(b);
-	b.token = s->token;
+	b.token = token;
 	b.flow_id = e->flow.flow_id;
 	b.nhops = e->flow.nhops;
 	__builtin_memcpy(b.hops, e->flow.hops, sizeof(b.hops));
 	return crd_answer(ctx, &b, sizeof(b));
+}
+
+static __always_inline int crd_get_records(struct bpf_sockopt *ctx, struct bpf_sock *sk,
+					   int size_only)
+{
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+	struct crd_flow_entry *e;
+	int err;
+
+	e = crd_accepted_flow(sk, &err);
+	if (!e || !s)
+		return crd_fail(ctx, err ? err : ENOENT);
+	return crd_answer_records(ctx, e, s->token, size_only);
 }
 
 /* The state of flow @f for the caller, and the caller's service id. */
@@ -1120,34 +1723,37 @@ static __always_inline int crd_caller_state(const struct crd_flow *f, __u32 *svc
 	return crd_state_of(f->hops, n, id);
 }
 
-static __always_inline int crd_get_state(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+static __always_inline int crd_answer_state(struct bpf_sockopt *ctx,
+					    const struct crd_flow_entry *e)
 {
 	struct connredir_state_info info = {};
-	struct crd_flow_entry *e;
 	__u32 id;
-	int err;
 
-	e = crd_accepted_flow(sk, &err);
-	if (!e)
-		return crd_fail(ctx, err);
 	info.state = crd_caller_state(&e->flow, &id);
 	info.service_id = id;
 	info.nhops = e->flow.nhops;
 	return crd_answer(ctx, &info, sizeof(info));
 }
 
-static __always_inline int crd_get_context(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+static __always_inline int crd_get_state(struct bpf_sockopt *ctx, struct bpf_sock *sk)
 {
-	struct connredir_context c = {};
 	struct crd_flow_entry *e;
-	struct crd_flow *f;
-	__u32 id, n, i;
-	int err, state, hop = -1;
+	int err;
 
 	e = crd_accepted_flow(sk, &err);
 	if (!e)
 		return crd_fail(ctx, err);
-	f = &e->flow;
+	return crd_answer_state(ctx, e);
+}
+
+static __always_inline int crd_answer_context(struct bpf_sockopt *ctx,
+					      const struct crd_flow_entry *e, __u8 flags)
+{
+	struct connredir_context c = {};
+	const struct crd_flow *f = &e->flow;
+	__u32 id, n, i;
+	int state, hop = -1;
+
 	state = crd_caller_state(f, &id);
 	if (state != CONNREDIR_REDIRECTED_BY_SELF &&
 	    state != CONNREDIR_PREVIOUSLY_REDIRECTED_BY_SELF)
@@ -1172,6 +1778,7 @@ static __always_inline int crd_get_context(struct bpf_sockopt *ctx, struct bpf_s
 	c.protocol = f->proto;
 	c.orig_family = f->orig_family;
 	c.nhops = f->nhops;
+	c.flags = flags;
 	c.app_pid = f->app_pid;
 	c.app_uid = f->app_uid;
 	c.app_gid = f->app_gid;
@@ -1181,6 +1788,39 @@ static __always_inline int crd_get_context(struct bpf_sockopt *ctx, struct bpf_s
 	c.start_ns = f->start_ns;
 	c.redirect_ns = f->start_ns + (__u64)f->hop_us[hop & (CRD_MAX_HOPS - 1)] * 1000;
 	return crd_answer(ctx, &c, sizeof(c));
+}
+
+static __always_inline int crd_get_context(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+{
+	struct crd_flow_entry *e;
+	int err;
+
+	e = crd_accepted_flow(sk, &err);
+	if (!e)
+		return crd_fail(ctx, err);
+	return crd_answer_context(ctx, e, 0);
+}
+
+/* getsockopt(CONNREDIR_SOL, CONNREDIR_UDP_OPT(what, handle)): a UDP flow. */
+static __always_inline int crd_get_udp(struct bpf_sockopt *ctx)
+{
+	__u32 what = (__u32)ctx->optname >> 24, h = ctx->optname & CRD_HANDLE_MASK;
+	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+
+	if (!uf)
+		return crd_fail(ctx, ENOENT);
+	switch (what) {
+	case CONNREDIR_RECORDS:
+		return crd_answer_records(ctx, &uf->e, CRD_TOKEN_UDP | h, 0);
+	case CONNREDIR_RECORDS_SIZE:
+		return crd_answer_records(ctx, &uf->e, CRD_TOKEN_UDP | h, 1);
+	case CONNREDIR_CONTEXT:
+		return crd_answer_context(ctx, &uf->e, (uf->flags & CRD_UF_CONNECTED) ?
+					  CONNREDIR_CTX_UDP_CONNECTED : 0);
+	case CONNREDIR_STATE:
+		return crd_answer_state(ctx, &uf->e);
+	}
+	return crd_fail(ctx, ENOPROTOOPT);
 }
 
 struct crd_sockaddr_in {
@@ -1236,6 +1876,8 @@ int crd_getsockopt(struct bpf_sockopt *ctx)
 	if (!sk)
 		return 1;
 	if (ctx->level == CONNREDIR_SOL) {
+		if ((__u32)ctx->optname >= (1u << 24))
+			return crd_get_udp(ctx);
 		if (sk->protocol != IPPROTO_TCP)
 			return crd_fail(ctx, EOPNOTSUPP);
 		switch (ctx->optname) {
@@ -1346,8 +1988,10 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 	__u32 n, last, i, idx = 0;
 	__s32 slot = -1;
 
-	if (sk->protocol != IPPROTO_TCP)
+	if (sk->protocol != IPPROTO_TCP && sk->protocol != IPPROTO_UDP)
 		return crd_refuse(ctx, EOPNOTSUPP, CRD_ST_SET_EINVAL);
+	/* Before connect: a TCP socket in CLOSE, an unconnected UDP one (the
+	 * kernel marks a connected UDP socket ESTABLISHED). */
 	if (sk->state != BPF_TCP_CLOSE)
 		return crd_refuse(ctx, EISCONN, CRD_ST_SET_EINVAL);
 	if (ctx->optlen != sizeof(b) || optval + sizeof(b) > end)
@@ -1356,7 +2000,7 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 	if (b.magic != CRD_BLOB_MAGIC || b.version != CRD_BLOB_VERSION ||
 	    b.size != sizeof(b) || b.nhops == 0 || b.nhops > CRD_MAX_HOPS)
 		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
-	e = bpf_map_lookup_elem(&crd_flows_v1, &b.token);
+	e = crd_flow_by_token(b.token);
 	if (!e || e->flow.flow_id != b.flow_id || e->flow.nhops != b.nhops)
 		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
 	n = b.nhops;

@@ -32,6 +32,9 @@
 
 #define CRD_PEND_MAX 65536    /* connecting sockets not yet accepted */
 #define CRD_FLOWS_MAX 262144  /* accepted redirected sockets alive */
+#define CRD_UFLOWS_MAX 262144 /* UDP flows alive (application socket, dst) */
+#define CRD_UDP_PER_SOCK 16   /* UDP flows one unconnected socket keeps; the
+			       * least recently used goes when a new one comes */
 
 /* ---- Services ------------------------------------------------------------ */
 
@@ -166,11 +169,22 @@ struct crd_tuple {
 /* crd_sk.flags */
 #define CRD_SKF_PUBLISHED (1u << 0)  /* tuple is a key in crd_pend_v1 */
 
+/*
+ * Tokens: a TCP flow's token is a random key of crd_flows_v1; a UDP flow's
+ * is CRD_TOKEN_UDP | its handle (key of crd_uflows_v1).
+ */
+#define CRD_TOKEN_UDP (1ULL << 63)
+#define CRD_HANDLE_MASK 0xffffffu     /* UDP handles are 24 bits */
+
 /* Socket-local storage crd_sk_v1: what connredir knows of a socket. */
 struct crd_sk {
 	__u64 token;              /* accepted socket: its key in crd_flows_v1 */
 	__u64 used_token;         /* outbound socket: the flow it continues */
 	__u64 consumer_id;        /* outbound socket: its claim on used_token */
+	__u64 urep_cookie;        /* UDP proxy socket: the crd_urep_v1 entry it */
+	__u32 urep_port;          /*  made replying to an application (port 0:
+				   *  none), removed when it is released */
+	__u32 pad2;
 	struct crd_tuple tuple;   /* connecting socket: its crd_pend_v1 key */
 	__u32 flags;              /* CRD_SKF_* */
 	__u32 pad;
@@ -193,6 +207,74 @@ struct crd_lsn {
  * records of a socket whose connect() was just redirected, kept only until
  * its SYN leaves (then moved to crd_pend_v1).
  */
+
+/* ---- UDP flows ---------------------------------------------------------- */
+
+/*
+ * A UDP flow is (application socket, original destination). Unconnected
+ * sockets get a flow per destination (found again through crd_ukey_v1);
+ * a connected socket has one. Datagrams of a flow reach the proxy tagged
+ * with CRD_MARK(handle) in skb->mark (set by the egress program), which the
+ * proxy reads with SO_RCVMARK and turns into records and context with
+ * getsockopt(CONNREDIR_SOL, CONNREDIR_UDP_OPT(what, handle)).
+ */
+#define CRD_MARK_TAG 0xcd000000u
+#define CRD_MARK(h) (CRD_MARK_TAG | ((h) & CRD_HANDLE_MASK))
+
+/* crd_uflow.flags */
+#define CRD_UF_CONNECTED (1u << 0)  /* the application socket is connected:
+				     * replies must come from the proxy's
+				     * listener address */
+
+/* Map crd_uflows_v1: key __u32 handle. */
+struct crd_uflow {
+	struct crd_flow_entry e;  /* records, and the set-records claim */
+	__u64 app_cookie;         /* the application socket */
+	__u64 last_ns;            /* last datagram sent, CLOCK_MONOTONIC */
+	__u32 proxy[4];           /* where its datagrams go (v4-mapped) */
+	__u32 hop_src[4];         /* who sends them: the application, or the
+				   * previous proxy's per-flow socket */
+	__u16 proxy_port_be;
+	__u16 hop_src_port_be;    /* 0 until known (the socket binds on its
+				   * first send) */
+	__u16 flags;              /* CRD_UF_* */
+	__u16 pad;
+};
+
+/* Map crd_ukey_v1: (application socket, destination) -> handle. */
+struct crd_ukey {
+	__u64 app_cookie;
+	__u32 dst[4];             /* original destination, v4-mapped */
+	__u16 dport_be;
+	__u16 pad;
+	__u32 pad2;
+};
+
+/* Socket-local storage crd_usk_v1: an application UDP socket's flows. */
+struct crd_usk {
+	__u32 handles[CRD_UDP_PER_SOCK]; /* 0: free */
+	__u32 connected;          /* handle of its flow when connected */
+	__u32 pending;            /* handle the next datagram belongs to
+				   * (set by sendmsg, read by egress) */
+};
+
+/*
+ * Map crd_urep_v1: replies to an unconnected application socket. A proxy
+ * answers each flow from its own per-flow socket; the application's recvmsg
+ * hook finds the flow by (application socket, the proxy socket's port) and
+ * shows the reply as coming from the original destination.
+ */
+struct crd_urep_key {
+	__u64 app_cookie;
+	__u32 port;               /* the proxy socket's local port, host order */
+	__u32 pad;
+};
+struct crd_urep {
+	__u32 dst[4];             /* original destination, v4-mapped */
+	__u16 dport_be;
+	__u16 pad;
+	__u32 handle;
+};
 
 /* The records blob handed to proxies (opaque to them). */
 #define CRD_BLOB_MAGIC 0x52445243u   /* "CRDR" little-endian */

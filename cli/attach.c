@@ -60,7 +60,9 @@ static int ensure_bpffs(void)
 static const char *const link_names[] = {
 	"link_connect4", "link_connect6", "link_sockops",
 	"link_getsockopt", "link_setsockopt", "link_sock_release",
-	"link_bind4", "link_bind6",
+	"link_bind4", "link_bind6", "link_sendmsg4", "link_sendmsg6",
+	"link_recvmsg4", "link_recvmsg6", "link_getpeername4", "link_getpeername6",
+	"link_egress",
 };
 #define N_LINKS (sizeof(link_names) / sizeof(link_names[0]))
 
@@ -246,6 +248,13 @@ int attach_main(int argc, char **argv)
 	progs[5] = skel->progs.crd_sock_release;
 	progs[6] = skel->progs.crd_bind4;
 	progs[7] = skel->progs.crd_bind6;
+	progs[8] = skel->progs.crd_sendmsg4;
+	progs[9] = skel->progs.crd_sendmsg6;
+	progs[10] = skel->progs.crd_recvmsg4;
+	progs[11] = skel->progs.crd_recvmsg6;
+	progs[12] = skel->progs.crd_getpeername4;
+	progs[13] = skel->progs.crd_getpeername6;
+	progs[14] = skel->progs.crd_egress;
 	for (i = 0; i < N_LINKS; i++) {
 		links[i] = bpf_program__attach_cgroup(progs[i], cg_fd);
 		if (!links[i]) {

@@ -51,6 +51,27 @@
  */
 #define CONNREDIR_CLAIM 5
 
+/*
+ * UDP. A redirected UDP flow is (application socket, original destination).
+ * Its datagrams reach the proxy's socket carrying the flow's handle in the
+ * packet mark (read it with SO_RCVMARK: see CONNREDIR_MARK_HANDLE); the proxy
+ * asks for the flow's records, size, context or state by putting the handle
+ * into the option name: getsockopt(fd, CONNREDIR_SOL,
+ * CONNREDIR_UDP_OPT(CONNREDIR_RECORDS, handle), ...), on any socket of its
+ * own inside the attached cgroup. Records are set on the proxy's per-flow
+ * socket with CONNREDIR_RECORDS as for TCP.
+ */
+#define CONNREDIR_UDP_OPT(what, handle) ((int)(((what) << 24) | ((handle) & 0xffffff)))
+#define CONNREDIR_MARK_TAG 0xcd000000u
+/* The flow handle a packet mark carries, or 0 if it carries none. */
+#define CONNREDIR_MARK_HANDLE(mark) \
+	(((mark) & 0xff000000u) == CONNREDIR_MARK_TAG ? (mark) & 0xffffffu : 0)
+
+/* connredir_context.flags */
+#define CONNREDIR_CTX_UDP_CONNECTED 0x1 /* the application's UDP socket is
+					 * connected: answer it from the
+					 * proxy's listening socket */
+
 /* The largest records blob, in bytes (fits the 1 KiB buffers proxies use). */
 #define CONNREDIR_RECORDS_MAX 1024
 /* The most redirections a flow's records can hold. */
@@ -80,10 +101,11 @@ struct connredir_context {
 	uint8_t protocol;        /* IPPROTO_TCP or IPPROTO_UDP */
 	uint8_t orig_family;     /* AF_INET if the original destination is IPv4 */
 	uint8_t nhops;           /* redirections so far, this one included */
-	uint8_t reserved;
+	uint8_t flags;           /* CONNREDIR_CTX_* */
 	uint32_t app_pid;        /* original application: process id (tgid) */
 	uint32_t app_uid;        /* its uid */
 	uint32_t app_gid;        /* its gid */
+	uint32_t reserved;       /* 0; keeps the layout the same on 32-bit */
 	uint64_t app_cgroup_id;  /* its cgroup v2 id */
 	char app_comm[16];       /* its command name, NUL-terminated */
 	uint64_t flow_id;        /* the flow's id, the same at every hop */

@@ -41,14 +41,14 @@ crd service add A --proxy 127.0.0.1:15001 --owner-cgroup pa --dport 8080 >/dev/n
 	--dport 8080 >/dev/null
 
 n_progs() { bpftool cgroup show "$TEST_CG" | awk 'NR > 1 && NF' | wc -l; }
-check "17 programs on the cgroup (8 + 8 + 1 foreign)" [ "$(n_progs)" = 17 ]
+check "31 programs on the cgroup (15 + 15 + 1 foreign)" [ "$(n_progs)" = 31 ]
 
 bg app "$TOOLS/crd-client" --bytes 100 127.0.0.1 9999 >/dev/null 2>&1
 wait $BG_PID
 check "with all three: the foreign rewrite works too" [ $? = 0 ]
 
 crd detach >/dev/null
-check "detach: 9 programs left (the other instance's 8 + the foreign one)" [ "$(n_progs)" = 9 ]
+check "detach: 16 programs left (the other instance's 15 + the foreign one)" [ "$(n_progs)" = 16 ]
 check "detach: this instance's pins are gone" [ ! -e "/sys/fs/bpf/connredir/$INST" ]
 check "detach: the other instance's pins stay" [ -e "/sys/fs/bpf/connredir/${INST}b/crd_svc_v1" ]
 check "the foreign program is still attached" bash -c "bpftool cgroup show '$TEST_CG' | grep -q foreign_connect"

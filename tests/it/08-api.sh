@@ -26,7 +26,7 @@ expect "direct_connecting_records=ENOENT"
 expect "listener_records=ENOTCONN"
 expect "udp_records=EOPNOTSUPP"
 expect "unix_records=EOPNOTSUPP"
-expect "set_on_udp=EOPNOTSUPP"
+expect "set_on_udp=EINVAL"
 
 crd service add X --proxy 127.0.0.1:15050 --owner-cgroup px --owner-uid 0 >/dev/null
 X=$(crd service list --json | sed -n 's/.*"id":\([0-9]*\),"name":"X".*/\1/p')
