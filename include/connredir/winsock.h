@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * winsock.h - the Windows way to connredir: Winsock's WSAIoctl with the
+ * Windows Filtering Platform's redirect control codes, and the few Winsock
+ * pieces around them a redirect proxy written for Windows uses.
+ *
+ * A proxy written for Windows, with its Winsock includes replaced by this
+ * one (and the libc socket headers), compiles and runs on Linux: it accepts
+ * a redirected connection, asks for the redirect records and its context
+ * with WSAIoctl(SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS / _CONTEXT), sets
+ * the records on its outbound socket with SIO_SET_WFP_CONNECTION_REDIRECT_
+ * RECORDS before connect(), and relays. Underneath are connredir's native
+ * calls (connredir.h), so everything said there about cgroups holds here.
+ *
+ * Principles:
+ *  - Windows names, values, layouts and rules wherever Linux has no name of
+ *    its own: DWORD and ULONG are 32 bits as on Windows, WSACMSGHDR has
+ *    Windows' layout, every WSA* error has Winsock's number.
+ *  - Where libc already defines a name (MSG_TRUNC, IP_PKTINFO, SOL_SOCKET,
+ *    struct sockaddr_in ...), the program gets libc's, and flags and
+ *    control-message types pass through with their Linux values.
+ *  - SOCKET is a file descriptor, so plain socket(2), connect(2), recv(2) ...
+ *    are the Winsock functions of the same name, and WSAGetLastError() also
+ *    reports their errno (see WSAGetLastError).
+ *  - Overlapped calls complete before they return (see WSAIoctl).
+ *
+ * See connredir-winsock(3) for every rule and what differs from Windows.
+ */
+#ifndef CONNREDIR_WINSOCK_H
+#define CONNREDIR_WINSOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <connredir/sockopt.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Windows base types (Windows sizes) ----------------------------------- */
+
+typedef uint32_t DWORD;
+typedef uint32_t ULONG;
+typedef int32_t LONG;
+typedef uint16_t WORD;
+typedef uint16_t USHORT;
+typedef uint8_t BYTE;
+typedef unsigned char UCHAR;
+typedef char CHAR;
+typedef int INT;
+typedef unsigned int UINT;
+typedef int BOOL;
+typedef size_t SIZE_T;
+typedef uintptr_t ULONG_PTR;
+typedef int32_t HRESULT;
+typedef void *PVOID;
+typedef void *LPVOID;
+typedef void *HANDLE;
+typedef DWORD *LPDWORD;
+typedef INT *LPINT;
+typedef UCHAR *PUCHAR;
+
+#ifndef TRUE
+#define TRUE 1
+#endif
+#ifndef FALSE
+#define FALSE 0
+#endif
+/* Calling-convention and pointer decorations: nothing on Linux. */
+#ifndef FAR
+#define FAR
+#endif
+#ifndef PASCAL
+#define PASCAL
+#endif
+#ifndef WSAAPI
+#define WSAAPI
+#endif
+#ifndef CALLBACK
+#define CALLBACK
+#endif
+
+/* A socket is a file descriptor; INVALID_SOCKET is what socket(2) fails with. */
+typedef int SOCKET;
+#define INVALID_SOCKET ((SOCKET)-1)
+#define SOCKET_ERROR (-1)
+
+typedef struct sockaddr SOCKADDR, *PSOCKADDR, *LPSOCKADDR;
+typedef struct sockaddr_in SOCKADDR_IN, *PSOCKADDR_IN, *LPSOCKADDR_IN;
+typedef struct sockaddr_in6 SOCKADDR_IN6, *PSOCKADDR_IN6, *LPSOCKADDR_IN6;
+typedef struct sockaddr_storage SOCKADDR_STORAGE, *PSOCKADDR_STORAGE;
+
+/* A GUID, laid out as Windows lays it out (16 bytes). */
+typedef struct _GUID {
+	uint32_t Data1;
+	uint16_t Data2;
+	uint16_t Data3;
+	uint8_t Data4[8];
+} GUID;
+
+/* ---- Errors (Winsock's numbers) -------------------------------------------- */
+
+#define NO_ERROR 0
+#define WSABASEERR 10000
+#define WSAEINTR 10004           /* a call was interrupted (EINTR) */
+#define WSAEBADF 10009
+#define WSAEACCES 10013          /* SET by a process that may not */
+#define WSAEFAULT 10014          /* a bad pointer (see WSAIoctl) */
+#define WSAEINVAL 10022          /* bad code, argument or socket type */
+#define WSAEMFILE 10024
+#define WSAEWOULDBLOCK 10035
+#define WSAEINPROGRESS 10036
+#define WSAEALREADY 10037
+#define WSAENOTSOCK 10038        /* not a socket */
+#define WSAEDESTADDRREQ 10039
+#define WSAEMSGSIZE 10040
+#define WSAEPROTOTYPE 10041
+#define WSAENOPROTOOPT 10042
+#define WSAEPROTONOSUPPORT 10043
+#define WSAESOCKTNOSUPPORT 10044
+#define WSAEOPNOTSUPP 10045      /* no redirection on this socket */
+#define WSAEPFNOSUPPORT 10046
+#define WSAEAFNOSUPPORT 10047
+#define WSAEADDRINUSE 10048
+#define WSAEADDRNOTAVAIL 10049
+#define WSAENETDOWN 10050
+#define WSAENETUNREACH 10051
+#define WSAENETRESET 10052
+#define WSAECONNABORTED 10053
+#define WSAECONNRESET 10054
+#define WSAENOBUFS 10055
+#define WSAEISCONN 10056         /* SET after connect */
+#define WSAENOTCONN 10057        /* query on an unconnected socket */
+#define WSAESHUTDOWN 10058
+#define WSAETOOMANYREFS 10059
+#define WSAETIMEDOUT 10060
+#define WSAECONNREFUSED 10061
+#define WSAELOOP 10062
+#define WSAENAMETOOLONG 10063
+#define WSAEHOSTDOWN 10064
+#define WSAEHOSTUNREACH 10065
+#define WSAENOTEMPTY 10066
+#define WSAEPROCLIM 10067
+#define WSAEUSERS 10068
+#define WSAEDQUOT 10069
+#define WSAESTALE 10070
+#define WSAEREMOTE 10071
+#define WSASYSNOTREADY 10091
+#define WSAVERNOTSUPPORTED 10092
+#define WSANOTINITIALISED 10093
+#define WSAEDISCON 10101
+#define WSASYSCALLFAILURE 10107  /* an errno with no Winsock equivalent */
+#define WSA_INVALID_HANDLE 6     /* not a live WSAEVENT */
+#define WSA_NOT_ENOUGH_MEMORY 8
+#define WSA_INVALID_PARAMETER 87
+#define WSA_OPERATION_ABORTED 995
+#define WSA_IO_INCOMPLETE 996
+#define WSA_IO_PENDING 997
+#define ERROR_INSUFFICIENT_BUFFER 122  /* output buffer too small: size in *lpcbBytesReturned */
+/* The connection was never redirected, or has no context for the caller. */
+#define FWP_E_NOT_FOUND ((HRESULT)0x80320008u)
+
+/* ---- Control codes ------------------------------------------------------ */
+
+#define IOC_UNIX 0x00000000u
+#define IOC_WS2 0x08000000u
+#define IOC_PROTOCOL 0x10000000u
+#define IOC_VENDOR 0x18000000u
+/* Windows' IOC_VOID/IOC_OUT/IOC_IN/IOC_INOUT clash with <sys/ioctl.h>: literals here. */
+#define _WSAIO(x, y) (0x20000000u | (x) | (y))
+#define _WSAIOR(x, y) (0x40000000u | (x) | (y))
+#define _WSAIOW(x, y) (0x80000000u | (x) | (y))
+#define _WSAIORW(x, y) (0xC0000000u | (x) | (y))
+
+#define SIO_GET_EXTENSION_FUNCTION_POINTER _WSAIORW(IOC_WS2, 6)          /* 0xC8000006 */
+#define SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS _WSAIOW(IOC_VENDOR, 220) /* 0x980000DC */
+#define SIO_QUERY_WFP_CONNECTION_REDIRECT_CONTEXT _WSAIOW(IOC_VENDOR, 221) /* 0x980000DD */
+#define SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS _WSAIOW(IOC_VENDOR, 222)   /* 0x980000DE */
+
+/*
+ * UDP: control-message types (levels IPPROTO_IP / IPPROTO_IPV6) that carry
+ * the records and the context on a flow's first datagram. Linux uses neither
+ * value as a control-message type at these levels (60 and 70 are IPv6
+ * socket options there, never cmsg types), so they cannot be mistaken.
+ */
+#define IP_WFP_REDIRECT_RECORDS 60
+#define IP_WFP_REDIRECT_CONTEXT 70
+#define IPV6_WFP_REDIRECT_RECORDS 60
+#define IPV6_WFP_REDIRECT_CONTEXT 70
+
+/* ---- Buffers, messages and control messages ---------------------------- */
+
+typedef struct _WSABUF {
+	ULONG len;        /* bytes at buf */
+	CHAR *buf;
+} WSABUF, *PWSABUF, *LPWSABUF;
+
+typedef struct _WSAMSG {
+	LPSOCKADDR name;       /* peer address (libc's struct sockaddr) */
+	INT namelen;           /* in: room at name; out: its length */
+	LPWSABUF lpBuffers;    /* data buffers */
+	ULONG dwBufferCount;
+	WSABUF Control;        /* control messages; out: Control.len is what was used */
+	ULONG dwFlags;         /* recv: in the flags, out the result flags (libc's MSG_*) */
+} WSAMSG, *PWSAMSG, *LPWSAMSG;
+
+/* A control message header, in Windows' layout (the same as Linux's cmsghdr). */
+typedef struct _WSACMSGHDR {
+	SIZE_T cmsg_len;       /* header and data, without the trailing padding */
+	INT cmsg_level;
+	INT cmsg_type;
+	/* followed by UCHAR cmsg_data[] */
+} WSACMSGHDR, *PWSACMSGHDR, *LPWSACMSGHDR;
+
+#ifndef MAX_NATURAL_ALIGNMENT
+#define MAX_NATURAL_ALIGNMENT sizeof(ULONG_PTR)
+#endif
+#define WSA_CMSGHDR_ALIGN(length) \
+	(((length) + __alignof__(WSACMSGHDR) - 1) & ~(__alignof__(WSACMSGHDR) - 1))
+#define WSA_CMSGDATA_ALIGN(length) \
+	(((length) + MAX_NATURAL_ALIGNMENT - 1) & ~(MAX_NATURAL_ALIGNMENT - 1))
+
+/*
+ * crd_wsa_cmsg_firsthdr - what WSA_CMSG_FIRSTHDR(msg) is: the first header
+ * of msg->Control, or NULL if there is no room for one. As on Windows (and
+ * in glibc) the header's own cmsg_len is not checked here, so a buffer can
+ * be filled in with FIRSTHDR/NXTHDR; the walk stops at the next step if it
+ * is bad.
+ */
+static inline LPWSACMSGHDR crd_wsa_cmsg_firsthdr(const WSAMSG *msg)
+{
+	if (!msg->Control.buf || msg->Control.len < sizeof(WSACMSGHDR))
+		return NULL;
+	return (LPWSACMSGHDR)(void *)msg->Control.buf;
+}
+
+/*
+ * crd_wsa_cmsg_nxthdr - what WSA_CMSG_NXTHDR(msg, cmsg) is: the header after
+ * @cmsg (the first if @cmsg is NULL), or NULL at the end. Windows' macro
+ * loops forever on a cmsg_len of 0 and runs off the buffer on a large one;
+ * this returns NULL instead when @cmsg's cmsg_len is below the header size
+ * or past the buffer, and when the next header or its cmsg_len does not fit.
+ * Every header it returns (all but the first) lies wholly inside Control.
+ */
+static inline LPWSACMSGHDR crd_wsa_cmsg_nxthdr(const WSAMSG *msg, const WSACMSGHDR *cmsg)
+{
+	uintptr_t base = (uintptr_t)msg->Control.buf, at = (uintptr_t)cmsg;
+	SIZE_T room, step;
+	const WSACMSGHDR *next;
+
+	if (!cmsg)
+		return crd_wsa_cmsg_firsthdr(msg);
+	if (!base || at < base || at - base > msg->Control.len)
+		return NULL;
+	room = msg->Control.len - (at - base);
+	if (cmsg->cmsg_len < sizeof(WSACMSGHDR) || cmsg->cmsg_len > room)
+		return NULL;
+	step = WSA_CMSGHDR_ALIGN(cmsg->cmsg_len);
+	if (step < cmsg->cmsg_len || step > room || room - step < sizeof(WSACMSGHDR))
+		return NULL;
+	next = (const WSACMSGHDR *)(const void *)((const UCHAR *)cmsg + step);
+	if (next->cmsg_len > room - step)
+		return NULL;
+	return (LPWSACMSGHDR)(uintptr_t)next;
+}
+
+#define WSA_CMSG_FIRSTHDR(msg) crd_wsa_cmsg_firsthdr(msg)
+#define WSA_CMSG_NXTHDR(msg, cmsg) crd_wsa_cmsg_nxthdr((msg), (cmsg))
+/* The data of a control message (16 bytes past its header on 64-bit). */
+#define WSA_CMSG_DATA(cmsg) ((PUCHAR)(cmsg) + WSA_CMSGDATA_ALIGN(sizeof(WSACMSGHDR)))
+/* Room a control message with @length data bytes takes, padding included. */
+#define WSA_CMSG_SPACE(length) \
+	(WSA_CMSGDATA_ALIGN(sizeof(WSACMSGHDR) + WSA_CMSGHDR_ALIGN(length)))
+/* The cmsg_len of a control message with @length data bytes. */
+#define WSA_CMSG_LEN(length) (WSA_CMSGDATA_ALIGN(sizeof(WSACMSGHDR)) + (length))
+
+/* ---- Events and overlapped calls ----------------------------------------- */
+
+/*
+ * An event: a small handle of ours (never a pointer to dereference), backed
+ * by an eventfd(2). Events are manual-reset, as WSACreateEvent's are on
+ * Windows: signalled until WSAResetEvent.
+ */
+typedef HANDLE WSAEVENT;
+typedef WSAEVENT *LPWSAEVENT;
+#define WSA_INVALID_EVENT ((WSAEVENT)NULL)
+#define WSA_MAXIMUM_WAIT_EVENTS 64
+#define WSA_INFINITE 0xFFFFFFFFu
+#define WSA_WAIT_EVENT_0 0u
+#define WSA_WAIT_IO_COMPLETION 0xC0u
+#define WSA_WAIT_TIMEOUT 258u
+#define WSA_WAIT_FAILED 0xFFFFFFFFu
+
+typedef struct _WSAOVERLAPPED {
+	ULONG_PTR Internal;      /* out: 0 or the Winsock error (WSA_IO_PENDING while running) */
+	ULONG_PTR InternalHigh;  /* out: bytes transferred / returned */
+	union {
+		struct {
+			DWORD Offset;
+			DWORD OffsetHigh;
+		};
+		PVOID Pointer;
+	};
+	WSAEVENT hEvent;         /* signalled at completion; the caller's own if a routine is given */
+} WSAOVERLAPPED, *LPWSAOVERLAPPED, OVERLAPPED, *LPOVERLAPPED;
+
+typedef void (*LPWSAOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwError, DWORD cbTransferred,
+						    LPWSAOVERLAPPED lpOverlapped,
+						    DWORD dwFlags);
+
+/* ---- Extension functions --------------------------------------------------- */
+
+typedef INT (*LPFN_WSARECVMSG)(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
+			       LPWSAOVERLAPPED lpOverlapped,
+			       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+typedef INT (*LPFN_WSASENDMSG)(SOCKET s, LPWSAMSG lpMsg, DWORD dwFlags,
+			       LPDWORD lpNumberOfBytesSent, LPWSAOVERLAPPED lpOverlapped,
+			       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+
+/* GUID initializers for SIO_GET_EXTENSION_FUNCTION_POINTER: GUID g = WSAID_...; */
+#define WSAID_WSARECVMSG \
+	{ 0xf689d7c8, 0x6f1f, 0x436b, { 0x8a, 0x53, 0xe5, 0x4f, 0xe3, 0x51, 0xc3, 0x22 } }
+#define WSAID_WSASENDMSG \
+	{ 0xa441e712, 0x754f, 0x43ca, { 0x84, 0xa7, 0x0d, 0xee, 0x44, 0xcf, 0x60, 0x6d } }
+
+/* ---- Start-up ------------------------------------------------------------- */
+
+#define WSADESCRIPTION_LEN 256
+#define WSASYS_STATUS_LEN 128
+#define MAKEWORD(lo, hi) ((WORD)(((BYTE)(lo)) | ((WORD)((BYTE)(hi))) << 8))
+
+typedef struct WSAData {
+	WORD wVersion;
+	WORD wHighVersion;
+	unsigned short iMaxSockets;
+	unsigned short iMaxUdpDg;
+	char *lpVendorInfo;
+	char szDescription[WSADESCRIPTION_LEN + 1];
+	char szSystemStatus[WSASYS_STATUS_LEN + 1];
+} WSADATA, *LPWSADATA;
+
+/*
+ * WSAStartup - nothing to start on Linux: fills @lpWSAData (wVersion = the
+ * requested version, at most 2.2) and returns 0; WSAEFAULT if @lpWSAData is
+ * NULL, WSAVERNOTSUPPORTED for a requested version below 1.0. As on Windows
+ * the error is returned, not set as the last error. Optional here: nothing
+ * else needs it.
+ */
+int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData);
+
+/* WSACleanup - returns 0. */
+int WSACleanup(void);
+
+/*
+ * closesocket - close(2) the socket @s. Returns 0, or SOCKET_ERROR with
+ * WSAENOTSOCK (and @s left open) if @s is not a socket.
+ */
+int closesocket(SOCKET s);
+
+/* ---- The last error ---------------------------------------------------------- */
+
+/*
+ * WSAGetLastError - this thread's last Winsock error. Every function here
+ * that fails sets it (and errno, to the nearest errno value). Because a
+ * SOCKET is a file descriptor and socket(2), connect(2), recv(2) ... come
+ * from libc, a failing libc call counts too: when errno has changed since
+ * this library last set the error, the errno is returned in Winsock terms
+ * (ECONNREFUSED as WSAECONNREFUSED, EAGAIN as WSAEWOULDBLOCK, ...; an errno
+ * with no Winsock equivalent as WSASYSCALLFAILURE). Call it right after the
+ * call that failed, as Windows code does.
+ */
+int WSAGetLastError(void);
+
+/* WSASetLastError - set this thread's last error (and errno likewise). */
+void WSASetLastError(int iError);
+
+/* ---- WSAIoctl: the redirect control codes ----------------------------------- */
+
+/*
+ * WSAIoctl - a socket I/O control: the WFP redirect codes and the extension
+ * function lookup. Returns 0, or SOCKET_ERROR with the error in
+ * WSAGetLastError(). *@lpcbBytesReturned (if not NULL) is set on every
+ * return: the bytes written, the size needed for ERROR_INSUFFICIENT_BUFFER,
+ * else 0.
+ *
+ * SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS (@s: the accepted socket): the
+ *   records blob, opaque, at most CONNREDIR_RECORDS_MAX (1 KiB) bytes.
+ * SIO_QUERY_WFP_CONNECTION_REDIRECT_CONTEXT (@s: the accepted socket): the
+ *   calling service's context: the bytes of a struct connredir_context
+ *   (original destination and source, application pid/uid/command, ...).
+ *   Both queries ignore @lpvInBuffer/@cbInBuffer and follow the buffer rules:
+ *   1. @cbOutBuffer == 0 or @lpvOutBuffer == NULL: a size query: fails with
+ *      ERROR_INSUFFICIENT_BUFFER, *@lpcbBytesReturned = the size needed;
+ *   2. 0 < @cbOutBuffer < sizeof(ULONG): WSAEINVAL, *@lpcbBytesReturned = 0;
+ *   3. sizeof(ULONG) <= @cbOutBuffer < needed: ERROR_INSUFFICIENT_BUFFER,
+ *      *@lpcbBytesReturned = the size needed;
+ *   4. large enough: 0, *@lpcbBytesReturned = the size written (never 0).
+ * SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS (@s: the new outbound socket,
+ *   before connect): @lpvInBuffer/@cbInBuffer = the records blob as queried;
+ *   @cbOutBuffer must be 0. Returns 0 with *@lpcbBytesReturned = 0.
+ * SIO_GET_EXTENSION_FUNCTION_POINTER: @lpvInBuffer = a GUID (WSAID_WSARECVMSG
+ *   or WSAID_WSASENDMSG), @lpvOutBuffer = room for the function pointer.
+ *
+ * Errors, the first that applies: WSAENOTSOCK (@s is not a socket);
+ * WSAEFAULT (@lpcbBytesReturned NULL without @lpOverlapped, or a pointer we
+ * are given is not valid memory); WSAEINVAL (unknown @dwIoControlCode);
+ * WSAEOPNOTSUPP (a WFP code on a socket that is not IPv4/IPv6, e.g. Unix);
+ * WSAEINVAL (a WFP code on an IP socket that is not a stream: UDP, raw);
+ * then per code: queries: WSAEINVAL (rule 2), WSAENOTCONN (not connected),
+ * WSAEOPNOTSUPP (no connredir on the socket's cgroup), FWP_E_NOT_FOUND
+ * (never redirected; for the context also: no context for the caller's
+ * service), ERROR_INSUFFICIENT_BUFFER (rules 1, 3), WSAEFAULT (output not
+ * writable); SET: WSAEINVAL (@cbOutBuffer != 0, @cbInBuffer == 0 or > 1 KiB,
+ * a listening socket), WSAEFAULT (@lpvInBuffer NULL, or not readable where
+ * connredir is attached), WSAEISCONN (connected or connecting), WSAEOPNOTSUPP
+ * (no connredir on the socket's cgroup), WSAEINVAL (a malformed, forged,
+ * stale or replayed blob), WSAEACCES (the caller is not the proxy of the
+ * service that last redirected the flow); extension lookup: WSAEFAULT
+ * (@lpvInBuffer NULL, short or unreadable), WSAEINVAL (unknown GUID),
+ * WSAEFAULT (@lpvOutBuffer NULL, short or unwritable).
+ *
+ * Bad pointers: every buffer the call reads or writes, *@lpcbBytesReturned
+ * and *@lpOverlapped included, is accessed through the kernel
+ * (process_vm_readv/writev on ourselves, or the getsockopt/setsockopt that
+ * carries it), so an address outside the address space gives WSAEFAULT, not
+ * a crash. @lpCompletionRoutine cannot be checked: it is called.
+ *
+ * Overlapped (@lpOverlapped not NULL; @lpcbBytesReturned may then be NULL):
+ * the call completes before it returns. Internal = 0 or the error,
+ * InternalHigh = the byte count. On success the completion routine, if
+ * given, runs (dwError 0) before the call returns; without a routine, hEvent,
+ * if it is a live WSAEVENT, is signalled. On failure Internal and
+ * InternalHigh are set and hEvent is signalled too (when no routine is
+ * given), but the routine is not called: as on Windows, a call that fails at
+ * once queues no completion. With a routine, hEvent belongs to the caller
+ * (Windows lets it carry the caller's context) and is left alone.
+ */
+int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD cbInBuffer,
+	     LPVOID lpvOutBuffer, DWORD cbOutBuffer, LPDWORD lpcbBytesReturned,
+	     LPWSAOVERLAPPED lpOverlapped,
+	     LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+
+/*
+ * WSAGetOverlappedResult - the result of an overlapped call on @s: TRUE with
+ * *@lpcbTransfer = InternalHigh if it succeeded; FALSE with the call's error
+ * as the last error if it failed. *@lpdwFlags = 0. Calls complete before
+ * they return, so @fWait does not matter. FALSE with WSAENOTSOCK,
+ * WSAEFAULT (a NULL or bad pointer) or WSA_IO_INCOMPLETE (@lpOverlapped was
+ * never completed) otherwise.
+ */
+BOOL WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped, LPDWORD lpcbTransfer,
+			    BOOL fWait, LPDWORD lpdwFlags);
+
+/* ---- Messages: WSASendMsg, and WSARecvMsg through its GUID ------------------ */
+
+/*
+ * WSASendMsg - sendmsg(2) of @lpMsg with @dwFlags (libc's MSG_* values;
+ * MSG_NOSIGNAL is always added: Winsock raises no SIGPIPE). The control
+ * messages in lpMsg->Control pass to the kernel unchanged, except the WFP
+ * ones: IP_WFP_REDIRECT_RECORDS (IPPROTO_IP or IPPROTO_IPV6) is taken out
+ * for connredir (not supported yet: WSAEOPNOTSUPP) and a context is never
+ * sent (WSAEINVAL). *@lpNumberOfBytesSent = the bytes sent. Returns 0, or
+ * SOCKET_ERROR with: WSAENOTSOCK; WSAEFAULT (@lpMsg NULL, lpBuffers NULL
+ * with a count, Control.buf NULL with a length, @lpNumberOfBytesSent NULL
+ * without @lpOverlapped, or a buffer the kernel finds bad); WSAEINVAL (a
+ * malformed control-message list: a cmsg_len below the header size or past
+ * the buffer; more than 1024 buffers); WSAENOBUFS (Control.len over 64 KiB);
+ * or sendmsg's errno in Winsock terms. Overlapped as for WSAIoctl; a
+ * blocking socket blocks the call. The WSAMSG and its WSABUF array are read
+ * directly (a bad pointer there crashes); the data, name and control buffers
+ * are checked by the kernel.
+ */
+INT WSASendMsg(SOCKET s, LPWSAMSG lpMsg, DWORD dwFlags, LPDWORD lpNumberOfBytesSent,
+	       LPWSAOVERLAPPED lpOverlapped,
+	       LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+
+/*
+ * WSARecvMsg (no symbol: get it with SIO_GET_EXTENSION_FUNCTION_POINTER and
+ * WSAID_WSARECVMSG, as on Windows) - recvmsg(2) into @lpMsg with
+ * lpMsg->dwFlags as the flags. On return lpMsg->namelen, Control.len (the
+ * control bytes used) and dwFlags (MSG_TRUNC, MSG_CTRUNC, ...) are updated
+ * and *@lpdwNumberOfBytesRecvd = the bytes received. Errors as WSASendMsg's,
+ * and recvmsg's errno in Winsock terms (WSAEWOULDBLOCK on a non-blocking
+ * socket with nothing to read: there is no pending state).
+ */
+
+/* ---- Events ---------------------------------------------------------------------- */
+
+/*
+ * WSACreateEvent - a new manual-reset event, not signalled. Returns
+ * WSA_INVALID_EVENT with WSA_NOT_ENOUGH_MEMORY (65535 live events, or no
+ * memory) or WSAEMFILE (no file descriptor for the eventfd).
+ */
+WSAEVENT WSACreateEvent(void);
+
+/* WSACloseEvent - close @hEvent. FALSE with WSA_INVALID_HANDLE if not live. */
+BOOL WSACloseEvent(WSAEVENT hEvent);
+
+/* WSASetEvent - signal @hEvent. FALSE with WSA_INVALID_HANDLE if not live. */
+BOOL WSASetEvent(WSAEVENT hEvent);
+
+/* WSAResetEvent - unsignal @hEvent. FALSE with WSA_INVALID_HANDLE if not live. */
+BOOL WSAResetEvent(WSAEVENT hEvent);
+
+/*
+ * WSAWaitForMultipleEvents - wait until one of the @cEvents events at
+ * @lphEvents (all of them, with @fWaitAll) is signalled, at most @dwTimeout
+ * milliseconds (WSA_INFINITE: no limit; 0: just look). Returns
+ * WSA_WAIT_EVENT_0 + the index of the (lowest) signalled event
+ * (WSA_WAIT_EVENT_0 with @fWaitAll), WSA_WAIT_TIMEOUT, or WSA_WAIT_FAILED
+ * with WSA_INVALID_PARAMETER (@cEvents 0 or over WSA_MAXIMUM_WAIT_EVENTS,
+ * @lphEvents NULL) or WSA_INVALID_HANDLE. Waiting does not reset an event.
+ * @fAlertable does nothing: completion routines have already run, so
+ * WSA_WAIT_IO_COMPLETION is never returned.
+ */
+DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEvents, BOOL fWaitAll,
+			       DWORD dwTimeout, BOOL fAlertable);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CONNREDIR_WINSOCK_H */
