@@ -36,6 +36,7 @@ int set_main(int argc, char **argv);
 int events_main(int argc, char **argv);
 int flows_main(int argc, char **argv);
 int stats_main(int argc, char **argv);
+int apply_main(int argc, char **argv);
 
 /* ---- instance.c: the pinned state of one instance ---------------------- */
 
@@ -54,6 +55,10 @@ struct crd_inst {
 	int flows_fd;       /* crd_flows_v1 */
 	int events_fd;      /* crd_events_v1 */
 	int lsn_fd;         /* crd_lsn_v1 */
+	int uflows_fd;      /* crd_uflows_v1 */
+	int ukey_fd;        /* crd_ukey_v1 */
+	int urep_fd;        /* crd_urep_v1 */
+	int usk_fd;         /* crd_usk_v1 */
 };
 
 /* Path of the pinned instance directory for @name into @buf. */
@@ -106,6 +111,72 @@ extern const char *const crd_state_keys[4];
 
 /* service.c: one service, as a table row or a JSON object. */
 void service_print(FILE *f, const struct crd_service *s, bool json, int slot);
+
+/* ---- service.c: building services and putting them in the maps ---------
+ * (`service add|del` and `apply`). Functions taking @why point it, on
+ * error, at a static phrase the caller prints with the service's name, the
+ * option and its value.
+ */
+
+/* The options of `service add`, in service_opt_names[] ("proxy", ...). */
+enum {
+	SVC_OPT_PROXY, SVC_OPT_WEIGHT, SVC_OPT_PROTO, SVC_OPT_DST,
+	SVC_OPT_NOT_DST, SVC_OPT_DPORT, SVC_OPT_APP_UID, SVC_OPT_APP_CG,
+	SVC_OPT_OWNER_UID, SVC_OPT_OWNER_CG, SVC_OPT_FAIL, SVC_OPT_MAX
+};
+extern const char *const service_opt_names[SVC_OPT_MAX];
+
+/* The SVC_OPT_* called @opt (no dashes), or -1. */
+int service_opt_index(const char *opt);
+
+/* A service as its options describe it, before its cgroups are resolved. */
+struct crd_svc_spec {
+	struct crd_service svc;  /* everything but the id and the cgroups */
+	const char *app_cg;      /* app-cgroup PATH (the caller's string) */
+	const char *owner_cg;    /* owner-cgroup PATH (the caller's string) */
+};
+
+/* An empty spec named @name (checked: -EINVAL); proto tcp, weight 0. */
+int service_spec_init(struct crd_svc_spec *sp, const char *name, const char **why);
+
+/* Apply option @opt (SVC_OPT_*) with value @arg, as `service add` does:
+ * repeatable options (proxy, dst, not-dst, dport) add, others replace. */
+int service_spec_opt(struct crd_svc_spec *sp, int opt, const char *arg,
+		     const char **why);
+
+/* -EINVAL if a required option is missing; @cli words *why for the
+ * command line (--proxy) or for the configuration file (proxy =). */
+int service_spec_check(const struct crd_svc_spec *sp, bool cli, const char **why);
+
+/*
+ * service_spec_resolve - @out = the service @sp describes (id 0), its
+ * cgroup paths resolved, relative ones against @base (the attached cgroup).
+ * When @create, a missing plain child of @base is made; otherwise, when
+ * @pending is not NULL, it is left at id 0 and *pending set. On error
+ * *bad_opt names the option (SVC_OPT_APP_CG or SVC_OPT_OWNER_CG).
+ */
+int service_spec_resolve(const struct crd_svc_spec *sp, const char *base,
+			 bool create, struct crd_service *out, bool *pending,
+			 int *bad_opt, const char **why);
+
+/* Slot of service @name in @svcs, or -1; the first free slot, or -1. */
+int service_slot(const struct crd_service svcs[CRD_MAX_SERVICES], const char *name);
+int service_free_slot(const struct crd_service svcs[CRD_MAX_SERVICES]);
+
+/* Hand out the next service id (ids are never reused); -EOVERFLOW when
+ * they are exhausted. */
+int service_new_id(const struct crd_inst *in, __u32 *id);
+
+/* Write @s into slot @slot, not in the order yet, with fresh counters
+ * (@stats_from < 0) or those of slot @stats_from. */
+int service_put(const struct crd_inst *in, __u32 slot, const struct crd_service *s,
+		int stats_from);
+
+/* Empty slot @slot; it must be out of the order already. */
+int service_clear(const struct crd_inst *in, __u32 slot);
+
+/* The value of option @opt of @s as text ("-" if unset) into @buf. */
+const char *service_field(const struct crd_service *s, int opt, char *buf, size_t len);
 
 /* ---- json.c: a small JSON writer on stdout ------------------------------ */
 void json_str(FILE *f, const char *s);   /* a quoted, escaped string */

@@ -35,7 +35,8 @@ void crd_inst_close(struct crd_inst *in)
 {
 	int *fds[] = { &in->svc_fd, &in->cfg_fd, &in->order_fd, &in->stats_fd,
 		       &in->svcst_fd, &in->sk_fd, &in->conn_fd, &in->pend_fd,
-		       &in->flows_fd, &in->events_fd, &in->lsn_fd, &in->lock_fd };
+		       &in->flows_fd, &in->events_fd, &in->lsn_fd, &in->uflows_fd,
+		       &in->ukey_fd, &in->urep_fd, &in->usk_fd, &in->lock_fd };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -56,7 +57,9 @@ int crd_inst_open(const char *name, bool exclusive, struct crd_inst *in)
 		{ &in->svcst_fd, "crd_svcst_v1" }, { &in->sk_fd, "crd_sk_v1" },
 		{ &in->conn_fd, "crd_conn_v1" },   { &in->pend_fd, "crd_pend_v1" },
 		{ &in->flows_fd, "crd_flows_v1" }, { &in->events_fd, "crd_events_v1" },
-		{ &in->lsn_fd, "crd_lsn_v1" },
+		{ &in->lsn_fd, "crd_lsn_v1" },     { &in->uflows_fd, "crd_uflows_v1" },
+		{ &in->ukey_fd, "crd_ukey_v1" },   { &in->urep_fd, "crd_urep_v1" },
+		{ &in->usk_fd, "crd_usk_v1" },
 	};
 	struct crd_config cfg;
 	size_t i;

@@ -41,6 +41,8 @@ static const struct {
 	  "detach this instance's programs and remove its pinned state" },
 	{ "service", service_main, "add|del|list ...",
 	  "register, remove and list redirect services" },
+	{ "apply", apply_main, "[--check | --detach] FILE",
+	  "make the instance match a configuration file (connredir.conf(5))" },
 	{ "status", status_main, "[--json]",
 	  "show the attach point, services, counters and map sizes" },
 	{ "flows", flows_main, "[--json]",

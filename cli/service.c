@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * service.c - `service add|del|list`: the redirect services of an instance.
+ * service.c - `service add|del|list`: the redirect services of an instance,
+ * and the building blocks `apply` shares: a service from its options
+ * (service_spec_*) and a service in and out of the maps (service_put, ...).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,22 +68,60 @@ static int open_inst(bool exclusive, struct crd_inst *in)
 	return err;
 }
 
-static int add_prefix(struct crd_service *s, bool not, const char *arg)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The deepest cgroup a filter or an identity can name, in levels below the
+ * root: the kernel keeps CRD_CG_LEVELS ancestors, the root's included. */
+#define CG_MAX_LEVEL 7
+_Static_assert(CG_MAX_LEVEL == CRD_CG_LEVELS - 1, "CG_MAX_LEVEL");
+
+const char *const service_opt_names[SVC_OPT_MAX] = {
+	[SVC_OPT_PROXY] = "proxy",
+	[SVC_OPT_WEIGHT] = "weight",
+	[SVC_OPT_PROTO] = "proto",
+	[SVC_OPT_DST] = "dst",
+	[SVC_OPT_NOT_DST] = "not-dst",
+	[SVC_OPT_DPORT] = "dport",
+	[SVC_OPT_APP_UID] = "app-uid",
+	[SVC_OPT_APP_CG] = "app-cgroup",
+	[SVC_OPT_OWNER_UID] = "owner-uid",
+	[SVC_OPT_OWNER_CG] = "owner-cgroup",
+	[SVC_OPT_FAIL] = "fail",
+};
+
+int service_opt_index(const char *opt)
 {
+	int i;
+
+	for (i = 0; i < SVC_OPT_MAX; i++)
+		if (!strcmp(opt, service_opt_names[i]))
+			return i;
+	return -1;
+}
+
+int service_spec_init(struct crd_svc_spec *sp, const char *name, const char **why)
+{
+	memset(sp, 0, sizeof(*sp));
+	if (crd_parse_name(name, why))
+		return -EINVAL;
+	snprintf(sp->svc.name, sizeof(sp->svc.name), "%s", name);
+	sp->svc.proto_mask = CRD_PROTO_TCP;
+	return 0;
+}
+
+static int spec_prefix(struct crd_service *s, bool not, const char *arg,
+		       const char **why)
+{
+	__u8 *n = not ? &s->n_not_dst : &s->n_dst;
 	struct crd_prefix *p;
 	struct crd_ipaddr a;
-	const char *why;
 	uint8_t plen;
-	__u8 *n = not ? &s->n_not_dst : &s->n_dst;
 
-	if (crd_parse_prefix(arg, &a, &plen, &why)) {
-		crd_err("service '%s': %s '%s': %s", s->name, not ? "--not-dst" : "--dst",
-			arg, why);
+	if (crd_parse_prefix(arg, &a, &plen, why))
 		return -EINVAL;
-	}
 	if (*n >= CRD_MAX_PREFIXES) {
-		crd_err("service '%s': %s '%s': at most %d prefixes", s->name,
-			not ? "--not-dst" : "--dst", arg, CRD_MAX_PREFIXES);
+		*why = "at most " STR(CRD_MAX_PREFIXES) " prefixes";
 		return -E2BIG;
 	}
 	p = not ? &s->not_dst[*n] : &s->dst[*n];
@@ -90,20 +131,16 @@ static int add_prefix(struct crd_service *s, bool not, const char *arg)
 	return 0;
 }
 
-static int add_proxy(struct crd_service *s, const char *arg)
+static int spec_proxy(struct crd_service *s, const char *arg, const char **why)
 {
 	struct crd_ipaddr a;
-	const char *why;
 	uint16_t port;
 
-	if (crd_parse_endpoint(arg, &a, &port, &why)) {
-		crd_err("service '%s': --proxy '%s': %s", s->name, arg, why);
+	if (crd_parse_endpoint(arg, &a, &port, why))
 		return -EINVAL;
-	}
 	if (crd_ipaddr_is_v4(&a)) {
 		if (s->flags & CRD_SVC_PROXY4) {
-			crd_err("service '%s': --proxy '%s': an IPv4 proxy address is "
-				"already given", s->name, arg);
+			*why = "an IPv4 proxy address is already given";
 			return -EINVAL;
 		}
 		memcpy(&s->proxy4, a.addr + 12, 4);
@@ -111,8 +148,7 @@ static int add_proxy(struct crd_service *s, const char *arg)
 		s->flags |= CRD_SVC_PROXY4;
 	} else {
 		if (s->flags & CRD_SVC_PROXY6) {
-			crd_err("service '%s': --proxy '%s': an IPv6 proxy address is "
-				"already given", s->name, arg);
+			*why = "an IPv6 proxy address is already given";
 			return -EINVAL;
 		}
 		memcpy(s->proxy6, a.addr, 16);
@@ -122,57 +158,258 @@ static int add_proxy(struct crd_service *s, const char *arg)
 	return 0;
 }
 
-static int cg_option(struct crd_service *s, const char *opt, const char *arg,
-		     const char *base, __u64 *id, __u8 *level)
+static int spec_dport(struct crd_service *s, const char *arg, const char **why)
 {
-	char canon[PATH_MAX];
-	const char *why = NULL;
-	unsigned lvl;
-	uint64_t cgid;
-	int err;
+	uint16_t lo, hi;
 
-	err = crd_cg_resolve(arg, base, true, canon, sizeof(canon), &cgid, &lvl,
-			     NULL, &why);
-	if (err) {
-		crd_err("service '%s': %s '%s': %s", s->name, opt, arg, why);
-		return err;
-	}
-	if (lvl >= CRD_CG_LEVELS) {
-		crd_err("service '%s': %s '%s': cgroup is %u levels deep; at most %d "
-			"are supported", s->name, opt, arg, lvl, CRD_CG_LEVELS - 1);
+	if (crd_parse_port_range(arg, &lo, &hi, why))
+		return -EINVAL;
+	if (s->n_ports >= CRD_MAX_PORTS) {
+		*why = "at most " STR(CRD_MAX_PORTS) " port ranges";
 		return -E2BIG;
 	}
-	*id = cgid;
-	*level = lvl;
+	s->ports[s->n_ports].lo = lo;
+	s->ports[s->n_ports].hi = hi;
+	s->n_ports++;
 	return 0;
+}
+
+int service_spec_opt(struct crd_svc_spec *sp, int opt, const char *arg,
+		     const char **why)
+{
+	struct crd_service *s = &sp->svc;
+	uint64_t v;
+	int32_t w;
+
+	switch (opt) {
+	case SVC_OPT_PROXY:
+		return spec_proxy(s, arg, why);
+	case SVC_OPT_WEIGHT:
+		if (crd_parse_i32(arg, INT32_MIN, INT32_MAX, &w, why))
+			return -EINVAL;
+		s->weight = w;
+		return 0;
+	case SVC_OPT_PROTO:
+		if (!strcmp(arg, "tcp"))
+			s->proto_mask = CRD_PROTO_TCP;
+		else if (!strcmp(arg, "udp"))
+			s->proto_mask = CRD_PROTO_UDP;
+		else if (!strcmp(arg, "all"))
+			s->proto_mask = CRD_PROTO_TCP | CRD_PROTO_UDP;
+		else {
+			*why = "expected tcp, udp or all";
+			return -EINVAL;
+		}
+		return 0;
+	case SVC_OPT_DST:
+	case SVC_OPT_NOT_DST:
+		return spec_prefix(s, opt == SVC_OPT_NOT_DST, arg, why);
+	case SVC_OPT_DPORT:
+		return spec_dport(s, arg, why);
+	case SVC_OPT_APP_UID:
+	case SVC_OPT_OWNER_UID:
+		if (crd_parse_u64(arg, UINT32_MAX - 1, &v, why))
+			return -EINVAL;
+		if (opt == SVC_OPT_APP_UID) {
+			s->app_uid = v;
+			s->flags |= CRD_SVC_APP_UID;
+		} else {
+			s->owner_uid = v;
+			s->flags |= CRD_SVC_OWNER_UID;
+		}
+		return 0;
+	case SVC_OPT_APP_CG:
+		sp->app_cg = arg;
+		return 0;
+	case SVC_OPT_OWNER_CG:
+		sp->owner_cg = arg;
+		return 0;
+	case SVC_OPT_FAIL:
+		if (!strcmp(arg, "open"))
+			s->flags |= CRD_SVC_FAIL_OPEN;
+		else if (!strcmp(arg, "closed"))
+			s->flags &= ~CRD_SVC_FAIL_OPEN;
+		else {
+			*why = "expected open or closed";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	*why = "unknown option";
+	return -EINVAL;
+}
+
+int service_spec_check(const struct crd_svc_spec *sp, bool cli, const char **why)
+{
+	if (!(sp->svc.flags & (CRD_SVC_PROXY4 | CRD_SVC_PROXY6))) {
+		*why = cli ? "--proxy ADDR:PORT is required" :
+			     "a proxy address is required (proxy = ADDR:PORT)";
+		return -EINVAL;
+	}
+	if (!(sp->svc.flags & CRD_SVC_OWNER_UID) && !sp->owner_cg) {
+		*why = cli ? "a proxy identity is required "
+			     "(--owner-uid UID and/or --owner-cgroup PATH)" :
+			     "a proxy identity is required "
+			     "(owner-uid = UID and/or owner-cgroup = PATH)";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A name `service add` may create as a child of the attached cgroup. */
+static bool plain_child(const char *path)
+{
+	return path[0] && path[0] != '/' && !strchr(path, '/') &&
+	       strcmp(path, ".") && strcmp(path, "..");
+}
+
+int service_spec_resolve(const struct crd_svc_spec *sp, const char *base,
+			 bool create, struct crd_service *out, bool *pending,
+			 int *bad_opt, const char **why)
+{
+	const struct {
+		int opt;
+		const char *path;
+		__u32 flag;
+		__u64 *id;
+		__u8 *level;
+	} cgs[] = {
+		{ SVC_OPT_APP_CG, sp->app_cg, CRD_SVC_APP_CG, &out->app_cgid,
+		  &out->app_cg_level },
+		{ SVC_OPT_OWNER_CG, sp->owner_cg, CRD_SVC_OWNER_CG, &out->owner_cgid,
+		  &out->owner_cg_level },
+	};
+	char canon[PATH_MAX];
+	unsigned lvl;
+	uint64_t id;
+	size_t i;
+	int err;
+
+	*out = sp->svc;
+	if (pending)
+		*pending = false;
+	for (i = 0; i < sizeof(cgs) / sizeof(cgs[0]); i++) {
+		if (!cgs[i].path)
+			continue;
+		*bad_opt = cgs[i].opt;
+		out->flags |= cgs[i].flag;
+		err = crd_cg_resolve(cgs[i].path, base, create, canon, sizeof(canon),
+				     &id, &lvl, NULL, why);
+		if (err == -ENOENT && !create && pending && base &&
+		    plain_child(cgs[i].path)) {
+			/* Made when the service is added; no id before that. */
+			*pending = true;
+			continue;
+		}
+		if (err)
+			return err;
+		if (lvl > CG_MAX_LEVEL) {
+			*why = "cgroup is too deep; at most " STR(CG_MAX_LEVEL)
+			       " levels below the root are supported";
+			return -E2BIG;
+		}
+		*cgs[i].id = id;
+		*cgs[i].level = lvl;
+	}
+	return 0;
+}
+
+int service_slot(const struct crd_service svcs[CRD_MAX_SERVICES], const char *name)
+{
+	int i;
+
+	for (i = 0; i < CRD_MAX_SERVICES; i++)
+		if (svcs[i].id && !strcmp(svcs[i].name, name))
+			return i;
+	return -1;
+}
+
+int service_free_slot(const struct crd_service svcs[CRD_MAX_SERVICES])
+{
+	int i;
+
+	for (i = 0; i < CRD_MAX_SERVICES; i++)
+		if (!svcs[i].id)
+			return i;
+	return -1;
+}
+
+int service_new_id(const struct crd_inst *in, __u32 *id)
+{
+	struct crd_config cfg;
+	int err;
+
+	err = crd_inst_get_config(in, &cfg);
+	if (err)
+		return err;
+	if (cfg.next_id > 0xffff)
+		return -EOVERFLOW;
+	*id = cfg.next_id++;
+	return crd_inst_put_config(in, &cfg);
+}
+
+int service_put(const struct crd_inst *in, __u32 slot, const struct crd_service *s,
+		int stats_from)
+{
+	struct crd_svc_stats *st;
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	__u32 key;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	st = calloc(ncpu, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	key = stats_from;
+	if (stats_from >= 0 && bpf_map_lookup_elem(in->svcst_fd, &key, st)) {
+		err = -errno;
+		goto out;
+	}
+	/* Its counters first, then the service. */
+	key = slot;
+	if (bpf_map_update_elem(in->svcst_fd, &key, st, BPF_ANY) ||
+	    bpf_map_update_elem(in->svc_fd, &key, s, BPF_ANY))
+		err = -errno;
+out:
+	free(st);
+	return err;
+}
+
+int service_clear(const struct crd_inst *in, __u32 slot)
+{
+	struct crd_service empty = { 0 };
+
+	return bpf_map_update_elem(in->svc_fd, &slot, &empty, BPF_ANY) ? -errno : 0;
+}
+
+static const char *spec_value(const struct crd_svc_spec *sp, int opt)
+{
+	return opt == SVC_OPT_APP_CG ? sp->app_cg : sp->owner_cg;
 }
 
 static int service_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "proxy", required_argument, NULL, 'p' },
-		{ "weight", required_argument, NULL, 'w' },
-		{ "proto", required_argument, NULL, 'P' },
-		{ "dst", required_argument, NULL, 'd' },
-		{ "not-dst", required_argument, NULL, 'n' },
-		{ "dport", required_argument, NULL, 'D' },
-		{ "app-uid", required_argument, NULL, 'u' },
-		{ "app-cgroup", required_argument, NULL, 'c' },
-		{ "owner-uid", required_argument, NULL, 'U' },
-		{ "owner-cgroup", required_argument, NULL, 'C' },
-		{ "fail", required_argument, NULL, 'f' },
+		{ "proxy", required_argument, NULL, 'o' },
+		{ "weight", required_argument, NULL, 'o' },
+		{ "proto", required_argument, NULL, 'o' },
+		{ "dst", required_argument, NULL, 'o' },
+		{ "not-dst", required_argument, NULL, 'o' },
+		{ "dport", required_argument, NULL, 'o' },
+		{ "app-uid", required_argument, NULL, 'o' },
+		{ "app-cgroup", required_argument, NULL, 'o' },
+		{ "owner-uid", required_argument, NULL, 'o' },
+		{ "owner-cgroup", required_argument, NULL, 'o' },
+		{ "fail", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct crd_service svcs[CRD_MAX_SERVICES], s = { 0 };
-	struct crd_svc_stats *zero_stats = NULL;
-	const char *app_cg = NULL, *owner_cg = NULL, *why, *name;
+	struct crd_service svcs[CRD_MAX_SERVICES], s;
+	const char *why, *name;
+	struct crd_svc_spec sp;
 	struct crd_config cfg;
 	struct crd_inst in;
-	uint64_t v;
-	int32_t w;
-	int c, i, slot = -1, err, ncpu;
-	__u32 key;
+	int c, idx, opt, slot, err, ret = 1;
 
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -184,93 +421,20 @@ static int service_add(int argc, char **argv)
 		return 1;
 	}
 	name = argv[1];
-	if (crd_parse_name(name, &why)) {
+	if (service_spec_init(&sp, name, &why)) {
 		crd_err("service '%s': %s", name, why);
 		return 1;
 	}
-	snprintf(s.name, sizeof(s.name), "%s", name);
-	s.proto_mask = CRD_PROTO_TCP;
-
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
 		switch (c) {
-		case 'p':
-			if (add_proxy(&s, optarg))
-				return 1;
-			break;
-		case 'w':
-			if (crd_parse_i32(optarg, INT32_MIN, INT32_MAX, &w, &why)) {
-				crd_err("service '%s': --weight '%s': %s", name, optarg, why);
+		case 'o':
+			opt = service_opt_index(opts[idx].name);
+			if (service_spec_opt(&sp, opt, optarg, &why)) {
+				crd_err("service '%s': --%s '%s': %s", name,
+					opts[idx].name, optarg, why);
 				return 1;
 			}
-			s.weight = w;
-			break;
-		case 'P':
-			if (!strcmp(optarg, "tcp"))
-				s.proto_mask = CRD_PROTO_TCP;
-			else if (!strcmp(optarg, "udp"))
-				s.proto_mask = CRD_PROTO_UDP;
-			else if (!strcmp(optarg, "all"))
-				s.proto_mask = CRD_PROTO_TCP | CRD_PROTO_UDP;
-			else {
-				crd_err("service '%s': --proto '%s': expected tcp, udp or all",
-					name, optarg);
-				return 1;
-			}
-			break;
-		case 'd':
-		case 'n':
-			if (add_prefix(&s, c == 'n', optarg))
-				return 1;
-			break;
-		case 'D': {
-			uint16_t lo, hi;
-
-			if (crd_parse_port_range(optarg, &lo, &hi, &why)) {
-				crd_err("service '%s': --dport '%s': %s", name, optarg, why);
-				return 1;
-			}
-			if (s.n_ports >= CRD_MAX_PORTS) {
-				crd_err("service '%s': --dport '%s': at most %d port ranges",
-					name, optarg, CRD_MAX_PORTS);
-				return 1;
-			}
-			s.ports[s.n_ports].lo = lo;
-			s.ports[s.n_ports].hi = hi;
-			s.n_ports++;
-			break;
-		}
-		case 'u':
-		case 'U':
-			if (crd_parse_u64(optarg, UINT32_MAX - 1, &v, &why)) {
-				crd_err("service '%s': %s '%s': %s", name,
-					c == 'u' ? "--app-uid" : "--owner-uid", optarg, why);
-				return 1;
-			}
-			if (c == 'u') {
-				s.app_uid = v;
-				s.flags |= CRD_SVC_APP_UID;
-			} else {
-				s.owner_uid = v;
-				s.flags |= CRD_SVC_OWNER_UID;
-			}
-			break;
-		case 'c':
-			app_cg = optarg;
-			break;
-		case 'f':
-			if (!strcmp(optarg, "open"))
-				s.flags |= CRD_SVC_FAIL_OPEN;
-			else if (!strcmp(optarg, "closed"))
-				s.flags &= ~CRD_SVC_FAIL_OPEN;
-			else {
-				crd_err("service '%s': --fail '%s': expected open or closed",
-					name, optarg);
-				return 1;
-			}
-			break;
-		case 'C':
-			owner_cg = optarg;
 			break;
 		case 'h':
 			service_usage(stdout);
@@ -284,13 +448,8 @@ static int service_add(int argc, char **argv)
 		crd_err("service '%s': unexpected argument '%s'", name, argv[optind]);
 		return 1;
 	}
-	if (!(s.flags & (CRD_SVC_PROXY4 | CRD_SVC_PROXY6))) {
-		crd_err("service '%s': --proxy ADDR:PORT is required", name);
-		return 1;
-	}
-	if (!(s.flags & CRD_SVC_OWNER_UID) && !owner_cg) {
-		crd_err("service '%s': a proxy identity is required "
-			"(--owner-uid UID and/or --owner-cgroup PATH)", name);
+	if (service_spec_check(&sp, true, &why)) {
+		crd_err("service '%s': %s", name, why);
 		return 1;
 	}
 
@@ -299,80 +458,59 @@ static int service_add(int argc, char **argv)
 	err = crd_inst_get_config(&in, &cfg);
 	if (err) {
 		crd_err("instance '%s': reading configuration: %s", crd_instance, strerror(-err));
-		goto fail;
+		goto out;
 	}
-	if (app_cg) {
-		if (cg_option(&s, "--app-cgroup", app_cg, cfg.cgroup_path, &s.app_cgid,
-			      &s.app_cg_level))
-			goto fail;
-		s.flags |= CRD_SVC_APP_CG;
-	}
-	if (owner_cg) {
-		if (cg_option(&s, "--owner-cgroup", owner_cg, cfg.cgroup_path,
-			      &s.owner_cgid, &s.owner_cg_level))
-			goto fail;
-		s.flags |= CRD_SVC_OWNER_CG;
+	if (service_spec_resolve(&sp, cfg.cgroup_path, true, &s, NULL, &opt, &why)) {
+		crd_err("service '%s': --%s '%s': %s", name, service_opt_names[opt],
+			spec_value(&sp, opt), why);
+		goto out;
 	}
 	err = crd_inst_get_services(&in, svcs);
 	if (err) {
 		crd_err("instance '%s': reading services: %s", crd_instance, strerror(-err));
-		goto fail;
+		goto out;
 	}
-	for (i = 0; i < CRD_MAX_SERVICES; i++) {
-		if (svcs[i].id && !strcmp(svcs[i].name, name)) {
-			crd_err("service '%s': already exists (id %u); delete it first",
-				name, svcs[i].id);
-			goto fail;
-		}
-		if (!svcs[i].id && slot < 0)
-			slot = i;
+	slot = service_slot(svcs, name);
+	if (slot >= 0) {
+		crd_err("service '%s': already exists (id %u); delete it first",
+			name, svcs[slot].id);
+		goto out;
 	}
+	slot = service_free_slot(svcs);
 	if (slot < 0) {
 		crd_err("service '%s': all %d service slots are in use", name,
 			CRD_MAX_SERVICES);
-		goto fail;
+		goto out;
 	}
-	s.id = cfg.next_id++;
-	if (s.id > 0xffff) {
+	err = service_new_id(&in, &s.id);
+	if (err == -EOVERFLOW) {
 		crd_err("service '%s': service ids are exhausted; detach and attach again",
 			name);
-		goto fail;
+		goto out;
 	}
-	err = crd_inst_put_config(&in, &cfg);
-	if (err)
-		goto fail_err;
-	/* Fresh counters for the slot, then the service, then the order. */
-	ncpu = libbpf_num_possible_cpus();
-	zero_stats = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero_stats));
-	key = slot;
-	if (!zero_stats || bpf_map_update_elem(in.svcst_fd, &key, zero_stats, BPF_ANY) ||
-	    bpf_map_update_elem(in.svc_fd, &key, &s, BPF_ANY)) {
-		err = zero_stats ? -errno : -ENOMEM;
-		goto fail_err;
+	if (!err)
+		err = service_put(&in, slot, &s, -1);
+	if (!err) {
+		svcs[slot] = s;
+		err = crd_inst_publish_order(&in, svcs);
 	}
-	svcs[slot] = s;
-	err = crd_inst_publish_order(&in, svcs);
-	if (err)
-		goto fail_err;
-	free(zero_stats);
-	crd_inst_close(&in);
+	if (err) {
+		crd_err("service '%s': updating the maps: %s", name, strerror(-err));
+		goto out;
+	}
 	if (!crd_json)
 		printf("service %s added (id %u, weight %d)\n", name, s.id, s.weight);
-	return 0;
-fail_err:
-	crd_err("service '%s': updating the maps: %s", name, strerror(-err));
-fail:
-	free(zero_stats);
+	ret = 0;
+out:
 	crd_inst_close(&in);
-	return 1;
+	return ret;
 }
 
 static int service_del(int argc, char **argv)
 {
 	struct crd_service svcs[CRD_MAX_SERVICES], empty = { 0 };
 	struct crd_inst in;
-	__u32 key;
-	int i, err;
+	int slot, err;
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		service_usage(stdout);
@@ -388,25 +526,20 @@ static int service_del(int argc, char **argv)
 	err = crd_inst_get_services(&in, svcs);
 	if (err)
 		goto fail;
-	for (i = 0; i < CRD_MAX_SERVICES; i++)
-		if (svcs[i].id && !strcmp(svcs[i].name, argv[1]))
-			break;
-	if (i == CRD_MAX_SERVICES) {
+	slot = service_slot(svcs, argv[1]);
+	if (slot < 0) {
 		crd_err("service '%s': no such service in instance '%s'", argv[1],
 			crd_instance);
 		crd_inst_close(&in);
 		return 1;
 	}
 	/* Out of the order first, so no connect sees a half-removed service. */
-	svcs[i] = empty;
+	svcs[slot] = empty;
 	err = crd_inst_publish_order(&in, svcs);
+	if (!err)
+		err = service_clear(&in, slot);
 	if (err)
 		goto fail;
-	key = i;
-	if (bpf_map_update_elem(in.svc_fd, &key, &empty, BPF_ANY)) {
-		err = -errno;
-		goto fail;
-	}
 	crd_inst_close(&in);
 	printf("service %s deleted\n", argv[1]);
 	return 0;
@@ -442,6 +575,97 @@ static const char *proto_name(unsigned mask)
 	}
 }
 
+/* Append to @buf (of @len, holding *@off bytes) like snprintf. */
+static void bprintf(char *buf, size_t len, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void bprintf(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += n;
+}
+
+const char *service_field(const struct crd_service *s, int opt, char *buf, size_t len)
+{
+	struct crd_ipaddr a = { .family = AF_INET6 };
+	const struct crd_prefix *pfx = s->dst;
+	char tmp[128];
+	size_t off = 0;
+	int i, n = s->n_dst;
+
+	buf[0] = '\0';
+	switch (opt) {
+	case SVC_OPT_PROXY:
+		if (s->flags & CRD_SVC_PROXY4) {
+			memset(a.addr, 0, 10);
+			a.addr[10] = a.addr[11] = 0xff;
+			memcpy(a.addr + 12, &s->proxy4, 4);
+			bprintf(buf, len, &off, "%s", crd_format_endpoint(&a,
+				ntohs(s->proxy4_port_be), tmp, sizeof(tmp)));
+		}
+		if (s->flags & CRD_SVC_PROXY6) {
+			memcpy(a.addr, s->proxy6, 16);
+			bprintf(buf, len, &off, "%s%s", off ? "," : "",
+				crd_format_endpoint(&a, ntohs(s->proxy6_port_be), tmp,
+						    sizeof(tmp)));
+		}
+		break;
+	case SVC_OPT_WEIGHT:
+		bprintf(buf, len, &off, "%d", s->weight);
+		break;
+	case SVC_OPT_PROTO:
+		bprintf(buf, len, &off, "%s", proto_name(s->proto_mask));
+		break;
+	case SVC_OPT_NOT_DST:
+		pfx = s->not_dst;
+		n = s->n_not_dst;
+		/* fall through */
+	case SVC_OPT_DST:
+		for (i = 0; i < n; i++)
+			bprintf(buf, len, &off, "%s%s", i ? "," : "",
+				fmt_prefix(&pfx[i], tmp, sizeof(tmp)));
+		break;
+	case SVC_OPT_DPORT:
+		for (i = 0; i < s->n_ports; i++) {
+			bprintf(buf, len, &off, "%s%u", i ? "," : "", s->ports[i].lo);
+			if (s->ports[i].hi != s->ports[i].lo)
+				bprintf(buf, len, &off, "-%u", s->ports[i].hi);
+		}
+		break;
+	case SVC_OPT_APP_UID:
+		if (s->flags & CRD_SVC_APP_UID)
+			bprintf(buf, len, &off, "%u", s->app_uid);
+		break;
+	case SVC_OPT_OWNER_UID:
+		if (s->flags & CRD_SVC_OWNER_UID)
+			bprintf(buf, len, &off, "%u", s->owner_uid);
+		break;
+	case SVC_OPT_APP_CG:
+		if (s->flags & CRD_SVC_APP_CG)
+			bprintf(buf, len, &off, "cgroup id %llu",
+				(unsigned long long)s->app_cgid);
+		break;
+	case SVC_OPT_OWNER_CG:
+		if (s->flags & CRD_SVC_OWNER_CG)
+			bprintf(buf, len, &off, "cgroup id %llu",
+				(unsigned long long)s->owner_cgid);
+		break;
+	case SVC_OPT_FAIL:
+		bprintf(buf, len, &off, "%s",
+			(s->flags & CRD_SVC_FAIL_OPEN) ? "open" : "closed");
+		break;
+	}
+	if (!buf[0])
+		snprintf(buf, len, "-");
+	return buf;
+}
 
 void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 {

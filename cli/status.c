@@ -55,7 +55,7 @@ int status_main(int argc, char **argv)
 	struct crd_order order;
 	struct crd_config cfg;
 	struct crd_inst in;
-	long n_pend, n_flows, n_sk, n_conn;
+	long n_pend, n_flows, n_sk, n_conn, n_uflows, n_ukey, n_urep, n_usk;
 	bool json = false;
 	__u32 k, i;
 	int err;
@@ -95,6 +95,10 @@ int status_main(int argc, char **argv)
 	n_flows = crd_map_count_hash(in.flows_fd, sizeof(__u64));
 	n_sk = crd_map_count_sk_storage(in.sk_fd);
 	n_conn = crd_map_count_sk_storage(in.conn_fd);
+	n_uflows = crd_map_count_hash(in.uflows_fd, sizeof(__u32));
+	n_ukey = crd_map_count_hash(in.ukey_fd, sizeof(struct crd_ukey));
+	n_urep = crd_map_count_hash(in.urep_fd, sizeof(struct crd_urep_key));
+	n_usk = crd_map_count_sk_storage(in.usk_fd);
 	crd_inst_close(&in);
 	if (err) {
 		crd_err("instance '%s': reading maps: %s", crd_instance, strerror(-err));
@@ -114,8 +118,10 @@ int status_main(int argc, char **argv)
 			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
 			       (unsigned long long)totals[i]);
 		printf("},\"maps\":{\"crd_pend_v1\":%ld,\"crd_flows_v1\":%ld,"
-		       "\"crd_sk_v1\":%ld,\"crd_conn_v1\":%ld},\"services\":[",
-		       n_pend, n_flows, n_sk, n_conn);
+		       "\"crd_sk_v1\":%ld,\"crd_conn_v1\":%ld,\"crd_uflows_v1\":%ld,"
+		       "\"crd_ukey_v1\":%ld,\"crd_urep_v1\":%ld,\"crd_usk_v1\":%ld},"
+		       "\"services\":[",
+		       n_pend, n_flows, n_sk, n_conn, n_uflows, n_ukey, n_urep, n_usk);
 		for (i = 0; i < order.n; i++) {
 			__u32 slot = order.slot[i] % CRD_MAX_SERVICES;
 			int s;
@@ -164,5 +170,8 @@ int status_main(int argc, char **argv)
 	printf("  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n",
 	       "crd_pend_v1", n_pend, "crd_flows_v1", n_flows,
 	       "crd_sk_v1", n_sk, "crd_conn_v1", n_conn);
+	printf("  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n",
+	       "crd_uflows_v1", n_uflows, "crd_ukey_v1", n_ukey,
+	       "crd_urep_v1", n_urep, "crd_usk_v1", n_usk);
 	return 0;
 }
