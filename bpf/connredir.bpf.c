@@ -518,6 +518,21 @@ static __always_inline struct crd_flow_entry *crd_continued(struct bpf_sock *sk)
 	return e;
 }
 
+/*
+ * The process's name, not the calling thread's: dig, not "isc-net-0000".
+ * Falls back to the thread's name if the task cannot be read.
+ */
+static __always_inline void crd_process_comm(char comm[16])
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = NULL;
+
+	if (task && !bpf_probe_read_kernel(&leader, sizeof(leader), &task->group_leader) &&
+	    leader && bpf_probe_read_kernel_str(comm, 16, &leader->comm) > 0)
+		return;
+	bpf_get_current_comm(comm, 16);
+}
+
 static __always_inline void crd_fill_app(struct crd_flow *f)
 {
 	__u64 ug = bpf_get_current_uid_gid();
@@ -529,7 +544,7 @@ static __always_inline void crd_fill_app(struct crd_flow *f)
 	f->app_cgid = bpf_get_current_cgroup_id();
 	for (l = 0; l < CRD_CG_LEVELS; l++)
 		f->app_cg_anc[l] = bpf_get_current_ancestor_cgroup_id(l);
-	bpf_get_current_comm(f->app_comm, sizeof(f->app_comm));
+	crd_process_comm(f->app_comm);
 }
 
 /* ---- Events ----------------------------------------------------------------- */
@@ -591,7 +606,7 @@ __noinline int crd_emit_decision(const struct crd_config *cfg, __u64 kind_svc,
 	} else {
 		ev->app_pid = ev->caller_pid;
 		ev->app_uid = (__u32)bpf_get_current_uid_gid();
-		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+		crd_process_comm(ev->comm);
 	}
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
@@ -993,36 +1008,38 @@ static __always_inline void crd_udp_note_reply(struct bpf_sock *sk, struct crd_s
 	s->urep_port = k.port;
 }
 
-/* Note the sending socket's address in @uf once it has one; for a first
- * hop it is also the application's (orig_src). */
-static __always_inline void crd_udp_sender(struct bpf_sock *sk, struct crd_uflow *uf)
+/*
+ * Note who sends the flow's datagrams, from the packet itself: the socket
+ * may be bound to a wildcard address. For a first hop that is also the
+ * application's address (orig_src).
+ */
+static __always_inline void crd_udp_sender(struct __sk_buff *skb, struct crd_uflow *uf)
 {
 	struct crd_addr a;
+	__u16 sport;
 
-	__u32 fam, v4, a0, a1, a2, a3;
-
-	if (uf->hop_src_port_be || !sk->src_port)
+	if (uf->hop_src_port_be)
 		return;
-	/* Field by field, unconditionally: socket pointers allow no arithmetic. */
-	fam = crd_ld(sk->family);
-	v4 = crd_ld(sk->src_ip4);
-	a0 = crd_ld(sk->src_ip6[0]);
-	a1 = crd_ld(sk->src_ip6[1]);
-	a2 = crd_ld(sk->src_ip6[2]);
-	a3 = crd_ld(sk->src_ip6[3]);
-	if (fam == AF_INET) {
+	if (skb->protocol == bpf_htons(0x0800)) {
+		__u32 v4;
+
+		if (bpf_skb_load_bytes(skb, 12, &v4, 4))
+			return;
 		crd_set_v4(&a, v4);
+		if (bpf_skb_load_bytes(skb, 20, &sport, 2))   /* no IPv4 options on UDP we send */
+			return;
+	} else if (skb->protocol == bpf_htons(0x86dd)) {
+		if (bpf_skb_load_bytes(skb, 8, a.ip6, 16) ||
+		    bpf_skb_load_bytes(skb, 40, &sport, 2))
+			return;
 	} else {
-		a.ip6[0] = a0;
-		a.ip6[1] = a1;
-		a.ip6[2] = a2;
-		a.ip6[3] = a3;
+		return;
 	}
 	__builtin_memcpy(uf->hop_src, a.ip6, 16);
-	uf->hop_src_port_be = bpf_htons(sk->src_port);
+	uf->hop_src_port_be = sport;
 	if (uf->e.flow.nhops == 1) {
 		uf->e.flow.orig_src = a;
-		uf->e.flow.orig_src_port_be = uf->hop_src_port_be;
+		uf->e.flow.orig_src_port_be = sport;
 	}
 }
 
@@ -1133,8 +1150,7 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	__builtin_memcpy(uf->proxy, rd->proxy.ip6, sizeof(uf->proxy));
 	uf->proxy_port_be = rd->proxy_port_be;
 	uf->flags = rd->connecting ? CRD_UF_CONNECTED : 0;
-	/* This hop's sender: known now if bound, else filled in at egress. */
-	crd_udp_sender(sk, uf);
+	/* This hop's sender is filled in at egress, from the packet. */
 	for (i = 0; i < 3; i++) {
 		h = bpf_get_prandom_u32() & CRD_HANDLE_MASK;
 		if (h && !bpf_map_update_elem(&crd_uflows_v1, &h, uf, BPF_NOEXIST))
@@ -1308,7 +1324,7 @@ int crd_egress(struct __sk_buff *skb)
 	uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
 	if (!uf)
 		return 1;
-	crd_udp_sender(sk, uf);
+	crd_udp_sender(skb, uf);
 	skb->mark = CRD_MARK(h);
 	return 1;
 }
@@ -1920,7 +1936,7 @@ static __always_inline int crd_refuse_flow(struct bpf_sockopt *ctx, int err,
 			ev->err = err;
 			ev->app_pid = ev->caller_pid;
 			ev->app_uid = (__u32)bpf_get_current_uid_gid();
-			bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+			crd_process_comm(ev->comm);
 			ev->proto = IPPROTO_TCP;
 			if (e) {
 				__u32 n = e->flow.nhops;

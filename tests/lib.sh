@@ -150,7 +150,10 @@ start_origin() {
 
 # map_counts: "pend flows sk conn" entries of the instance's per-flow maps.
 map_counts() {
-	crd status --json | sed -n 's/.*"maps":{"crd_pend_v1":\([0-9-]*\),"crd_flows_v1":\([0-9-]*\),"crd_sk_v1":\([0-9-]*\),"crd_conn_v1":\([0-9-]*\)}.*/\1 \2 \3 \4/p'
+	crd status --json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["maps"]
+print(" ".join(str(m[k]) for k in ("crd_pend_v1", "crd_flows_v1", "crd_sk_v1", "crd_conn_v1")))'
 }
 
 # stat_counter NAME: a global counter from status --json.

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,6 +82,43 @@ int connredir_original_dst(int fd, struct sockaddr_storage *ss, socklen_t *len);
  * socket, or a bad name), -EOPNOTSUPP (no connredir on this socket).
  */
 int connredir_claim_listener(int fd, const char *service);
+
+/* ---- UDP ---- */
+
+/*
+ * A redirected UDP flow is (application socket, original destination). Its
+ * datagrams reach the proxy's socket tagged with the flow's handle. A proxy:
+ *   1. calls connredir_udp_listen() on its socket once;
+ *   2. receives with connredir_udp_recvfrom(), which also gives the handle;
+ *   3. for a handle it has not seen, asks connredir_udp_query_records() and
+ *      connredir_udp_query_context(), opens a per-flow UDP socket, sets the
+ *      records on it (connredir_set_records()) and sends onward from it;
+ *   4. answers the application from that per-flow socket, or, when the
+ *      context has CONNREDIR_CTX_UDP_CONNECTED, from the socket it received
+ *      on (a connected application socket accepts only that address).
+ * The application sees every answer as coming from the original destination.
+ */
+
+/* connredir_udp_listen - let @fd receive flow handles (SO_RCVMARK). 0/-errno. */
+int connredir_udp_listen(int fd);
+
+/*
+ * connredir_udp_recvfrom - recvfrom(2) that also gives the datagram's flow
+ * handle in *@handle (0: not a redirected datagram). Returns the byte count
+ * or -errno.
+ */
+ssize_t connredir_udp_recvfrom(int fd, void *buf, size_t len, int flags,
+			       struct sockaddr *src, socklen_t *srclen, uint32_t *handle);
+
+/*
+ * The records, context and state of UDP flow @handle, asked on any socket
+ * @fd of the caller inside the attached cgroup. Same rules and errors as the
+ * TCP calls; -ENOENT when the flow is gone (its application socket closed).
+ */
+int connredir_udp_query_records(int fd, uint32_t handle, void *buf, size_t size,
+				size_t *needed);
+int connredir_udp_query_context(int fd, uint32_t handle, struct connredir_context *ctx);
+int connredir_udp_query_state(int fd, uint32_t handle, struct connredir_state_info *info);
 
 /* What connredir_records_decode() finds in a blob. */
 struct connredir_records_info {

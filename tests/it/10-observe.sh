@@ -110,14 +110,17 @@ check "25 flows: A redirected 25, passed its own 25 and B's 25; B 25/25/0 ($d)" 
 # --- 4. flood with a slow reader --------------------------------------------------
 crd service del B >/dev/null
 lost0=$(stat_counter events_lost)
-# The consumer reads nothing for 5 s: the pipe and the ring buffer fill up.
-bg events "$CRD" --instance "$INST" events --json --follow > >(sleep 5; cat >"$WORK/flood.json")
+# The consumer reads nothing until the flood is over: the pipe and the ring
+# buffer fill up, and the reader falls behind.
+bg events "$CRD" --instance "$INST" events --json --follow \
+	> >(while [ ! -e "$WORK/go" ]; do sleep 0.1; done; cat >"$WORK/flood.json")
 evp=$BG_PID
 sleep 0.5
 bg app "$TOOLS/crd-client" --count 100000 --bytes 1 127.0.0.1 8080 >"$WORK/flood.out" 2>&1
 wait $BG_PID
 check "100,000 connections with a slow events reader: none lost" \
 	grep -q "^summary ok=100000 fail=0" "$WORK/flood.out"
+touch "$WORK/go"
 sleep 1
 kill -INT $evp
 wait $evp
