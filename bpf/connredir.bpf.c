@@ -302,6 +302,7 @@ struct crd_decide {
 	__u64 app_cg_anc[CRD_CG_LEVELS];
 	__u32 order_idx;          /* live crd_order_v1 entry (map value
 				   * pointers do not survive into callbacks) */
+	__u32 self_pos;           /* self_id's place in the weight order */
 	__u64 skip;               /* slots skipped: their proxy is down */
 	/* out */
 	__s32 chosen;             /* slot that takes the flow, -1: none */
@@ -421,8 +422,14 @@ static long crd_decide_one(__u32 i, void *arg)
 	if (d->nhops == 0 && d->self_id == 0)
 		state = CONNREDIR_NOT_REDIRECTED;
 	else if (d->nhops == 0)
-		state = d->self_id == svc->id ? CONNREDIR_REDIRECTED_BY_SELF
-					      : CONNREDIR_NOT_REDIRECTED;
+		/*
+		 * A proxy that sets no records continues the flow from its own
+		 * service's place: every service of higher weight counts as
+		 * having seen it, so no loop is possible, whatever the proxies do.
+		 */
+		state = d->self_id == svc->id ? CONNREDIR_REDIRECTED_BY_SELF :
+			i <= d->self_pos ? CONNREDIR_PREVIOUSLY_REDIRECTED_BY_SELF :
+			CONNREDIR_NOT_REDIRECTED;
 	else
 		state = crd_state_of(d->hops, d->nhops, svc->id);
 	if (state == CONNREDIR_REDIRECTED_BY_SELF ||
@@ -448,6 +455,7 @@ struct crd_owner_find {
 	__u32 want_id;            /* 0: any service; else only this id */
 	__u32 found_id;           /* first service whose proxy is the caller */
 	__s32 found_slot;
+	__u32 found_pos;          /* its place in the weight order */
 };
 
 /* bpf_loop callback: is the caller the proxy of the i-th service? */
@@ -471,13 +479,14 @@ static long crd_owner_one(__u32 i, void *arg)
 		return 0;
 	f->found_id = svc->id;
 	f->found_slot = slot;
+	f->found_pos = i;
 	return 1;
 }
 
 /* The first service (weight order) whose proxy the caller is; 0 if none. */
-static __always_inline __u32 crd_caller_service(struct crd_order *order,
-						__u32 order_idx, __u32 want_id,
-						__s32 *slot)
+static __always_inline __u32 crd_caller_service_pos(struct crd_order *order,
+						    __u32 order_idx, __u32 want_id,
+						    __s32 *slot, __u32 *pos)
 {
 	struct crd_owner_find f = { .order_idx = order_idx, .want_id = want_id,
 				    .found_slot = -1 };
@@ -488,8 +497,13 @@ static __always_inline __u32 crd_caller_service(struct crd_order *order,
 		 crd_owner_one, &f, 0);
 	if (slot)
 		*slot = f.found_slot;
+	if (pos)
+		*pos = f.found_pos;
 	return f.found_id;
 }
+
+#define crd_caller_service(order, idx, want, slot) \
+	crd_caller_service_pos(order, idx, want, slot, NULL)
 
 /* The live flow a token names: a TCP flow, or a UDP flow's records. */
 static __always_inline struct crd_flow_entry *crd_flow_by_token(__u64 token)
@@ -735,7 +749,7 @@ static __always_inline void crd_decide_init(struct crd_decide *d, const __u32 ds
 		for (i = 0; i < CRD_CG_LEVELS; i++)
 			d->app_cg_anc[i] = bpf_get_current_ancestor_cgroup_id(i);
 		/* A proxy that sets no records is never handed its own flow. */
-		d->self_id = crd_caller_service(order, d->order_idx, 0, NULL);
+		d->self_id = crd_caller_service_pos(order, d->order_idx, 0, NULL, &d->self_pos);
 	}
 }
 

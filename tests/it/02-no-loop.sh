@@ -19,6 +19,24 @@ check "the records-less proxy saw the flow exactly once" [ "$(wc -l <"$WORK/lone
 check "it did not set records" [ "$(field "$(cat "$WORK/lone.log")" set)" = skipped ]
 crd service del lone >/dev/null
 
+# --- two services whose proxies both set no records ----------------------------
+# Each records-less proxy continues from its own service's place in the weight
+# order: the flow visits the heavier, then the lighter, and never loops.
+PROXY_OPTS=--no-records start_proxy nr1 127.0.0.1:14997
+PROXY_OPTS=--no-records start_proxy nr2 127.0.0.1:14998
+crd service add nr1 --proxy 127.0.0.1:14997 --weight 20 --owner-cgroup nr1 >/dev/null
+crd service add nr2 --proxy 127.0.0.1:14998 --weight 10 --owner-cgroup nr2 >/dev/null
+r0=$(stat_counter redirected)
+bg app curl -s -o "$WORK/curl3.out" --max-time 10 http://127.0.0.1:8080/
+wait $BG_PID
+check "curl through two records-less proxies works" grep -q "origin ok" "$WORK/curl3.out"
+sleep 0.2
+check "each records-less proxy saw the flow exactly once (no loop)" \
+	[ "$(wc -l <"$WORK/nr1.log")/$(wc -l <"$WORK/nr2.log")" = 1/1 ]
+check "exactly two redirections were made" [ $(( $(stat_counter redirected) - r0 )) = 2 ]
+crd service del nr1 >/dev/null
+crd service del nr2 >/dev/null
+
 # --- ten services, hop limit 8 ---------------------------------------------
 ids=()
 for i in 0 1 2 3 4 5 6 7 8 9; do
