@@ -28,7 +28,8 @@ VERSION := 0.1.0
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	   -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Ilib -Ibpf -I$(B)
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Ilib -Ibpf -I$(B) \
+	   -DCONNREDIR_VERSION=\"$(VERSION)\"
 LDLIBS_BPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 
 ifeq ($(SANITIZE),1)
@@ -148,6 +149,9 @@ $(B)/fuzz/%: fuzz/%.c lib/parse.c $(LIB_SRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< lib/parse.c $(LIB_SRCS)
+
+# Unit tests and fuzzers of the proxy include its sources.
+$(UNITS) $(FUZZERS): $(wildcard proxy/*.c proxy/*.h)
 
 fuzz: deps $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do \

@@ -13,7 +13,11 @@
 #include "cli.h"
 #include "parse.h"
 
+#ifdef CONNREDIR_VERSION
+#define CRD_VERSION CONNREDIR_VERSION
+#else
 #define CRD_VERSION "0.1.0"
+#endif
 
 const char *crd_instance = CRD_DEFAULT_INSTANCE;
 bool crd_json;

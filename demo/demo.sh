@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# demo/demo.sh - `make demo`: three inspection services chained on one real
-# curl request, each seeing the flow once, in weight order, with the
-# original application and destination.
+# demo/demo.sh - `make demo`: three inspection services, each served by a
+# connredir-proxy, chained on one real curl request: each sees the flow
+# once, in weight order, with the original application and destination, and
+# logs it as a JSON line (with what its http inspector read). Then a request
+# the first service's block rule refuses.
 #
 # Everything happens in a private network namespace (loopback only) and a
 # child cgroup made for the demo; both, the demo's connredir instance and
@@ -9,6 +11,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CRD=$ROOT/build/connredir
+PROXY=$ROOT/build/connredir-proxy
 TOOLS=$ROOT/build/tools
 
 if [ "$(id -u)" != 0 ]; then
@@ -67,22 +70,25 @@ crd attach "$CG" || exit 1
 PIDS+=($!)
 wait_for "$WORK/origin.ready"
 
-echo "-- start three proxies, each in its own cgroup (its identity)"
-port=15001
-for name in firewall antivirus dlp; do
-	in_cg "$name" "$TOOLS/crd-testproxy" --name "$name" --listen "127.0.0.1:$port" \
-		--log "$WORK/hops.log" --ready "$WORK/$name.ready"
-	wait_for "$WORK/$name.ready"
-	port=$((port + 1))
-done
-echo "-- register them as redirect services (higher weight sees the flow first)"
+echo "-- register three redirect services (higher weight sees the flow first)"
 crd service add firewall --proxy 127.0.0.1:15001 --weight 300 --owner-cgroup firewall
 crd service add antivirus --proxy 127.0.0.1:15002 --weight 200 --owner-cgroup antivirus
 crd service add dlp --proxy 127.0.0.1:15003 --weight 100 --owner-cgroup dlp
 echo
 crd service list
 echo
-echo "-- an unmodified application: curl http://127.0.0.1:8080/ (in cgroup 'app')"
+echo "-- start a connredir-proxy for each, in its own cgroup (its identity)"
+start_proxy() { # NAME PORT INSPECT
+	in_cg "$1" "$PROXY" --service "$1" --instance "$INST" --listen "127.0.0.1:$2" \
+		--inspect "$3" --log "$WORK/$1.log" 2>"$WORK/$1.err"
+	for _ in $(seq 1 100); do grep -q "listening on" "$WORK/$1.err" && break; sleep 0.05; done
+	printf '   %-10s 127.0.0.1:%s  --inspect %s\n' "$1" "$2" "$3"
+}
+start_proxy firewall 15001 log,http,tls,block=host:evil.example
+start_proxy antivirus 15002 log,http
+start_proxy dlp 15003 log
+echo
+echo "-- an unmodified application: curl http://127.0.0.1:8080/demo (in cgroup 'app')"
 mkdir -p "$CG/app"
 (
 	echo "$BASHPID" >"$CG/app/cgroup.procs"
@@ -92,19 +98,47 @@ rc=$?
 echo "   curl exit status: $rc"
 echo "   curl received:    $(cat "$WORK/curl.out")"
 echo
-for _ in $(seq 1 50); do [ "$(wc -l <"$WORK/hops.log" 2>/dev/null)" -ge 3 ] && break; sleep 0.05; done
+for n in firewall antivirus dlp; do
+	for _ in $(seq 1 50); do [ -s "$WORK/$n.log" ] && break; sleep 0.05; done
+done
+jf() { sed -n "s/.*\"$2\":\(\"\([^\"]*\)\"\|\[\([^]]*\)\]\|\([^,}]*\)\).*/\2\3\4/p" <<<"$1"; }
 echo "-- what each proxy saw (from the kernel's records and its context):"
-sort -t= -k1,1 "$WORK/hops.log" | awk '{
-	for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-	printf "   hop %d  %-10s state=%-19s chain=%-7s app=%s(pid %s) orig=%s records-set=%s\n",
-		v["hop"] + 1, v["proxy"], v["state"], v["chain"], v["app_comm"], v["app_pid"], v["orig"], v["set"]
-}' | sort -k2,2n
+hops=0
+for n in firewall antivirus dlp; do
+	l=$(head -n1 "$WORK/$n.log" 2>/dev/null)
+	[ -n "$l" ] || continue
+	hops=$((hops + 1))
+	printf '   hop %d  %-10s chain=[%s] app=%s(pid %s) orig=%s verdict=%s http=%s\n' \
+		"$(($(jf "$l" hop) + 1))" "$n" "$(jf "$l" chain)" "$(jf "$l" app_comm)" \
+		"$(jf "$l" app_pid)" "$(jf "$l" orig_dst)" "$(jf "$l" verdict)" \
+		"$(jf "$l" http_method) $(jf "$l" http_target) Host=$(jf "$l" http_host)"
+done
+echo
+echo "-- their log lines (the log inspector's JSON, one per flow):"
+for n in firewall antivirus dlp; do
+	echo "   $n:"
+	sed 's/^/     /' "$WORK/$n.log"
+done
+echo
+echo "-- a request the firewall refuses: curl -H 'Host: evil.example' ..."
+(
+	echo "$BASHPID" >"$CG/app/cgroup.procs"
+	exec curl -s --max-time 10 -H 'Host: evil.example' http://127.0.0.1:8080/demo
+) >/dev/null
+brc=$?
+for _ in $(seq 1 50); do [ "$(wc -l <"$WORK/firewall.log")" -ge 2 ] && break; sleep 0.05; done
+l=$(sed -n 2p "$WORK/firewall.log")
+echo "   curl exit status: $brc (the connection was reset)"
+echo "   firewall: verdict=$(jf "$l" verdict) reason=\"$(jf "$l" reason)\""
+echo "   antivirus and dlp saw it: $(($(wc -l <"$WORK/antivirus.log") - 1)) and $(($(wc -l <"$WORK/dlp.log") - 1)) times"
 echo
 echo "-- status"
 crd status
 echo
-if [ "$rc" = 0 ] && [ "$(wc -l <"$WORK/hops.log")" = 3 ]; then
-	echo "demo OK: one curl request, three services, each saw it once, in weight order"
+if [ "$rc" = 0 ] && [ "$hops" = 3 ] && [ "$brc" != 0 ] && [ "$(jf "$l" verdict)" = block ] &&
+	[ "$(cat "$WORK/antivirus.log" "$WORK/dlp.log" | wc -l)" = 2 ]; then
+	echo "demo OK: one curl request, three services, each saw it once, in weight order;"
+	echo "         one refused by the first, which the others never saw"
 else
 	echo "demo FAILED" >&2
 	exit 1

@@ -9,7 +9,7 @@ set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 libclang-rt-14-dev iproute2 curl procps psmisc valgrind dnsutils dnsmasq-base
-nftables iptables redsocks libinih-dev systemd man-db python3"
+nftables iptables redsocks openssl libinih-dev systemd man-db python3"
 
 missing=""
 for p in $PKGS; do
