@@ -77,6 +77,25 @@ static int walk(int fd, size_t key_size, struct flow_set *fs, bool pending)
 	return errno == ENOENT ? 0 : -errno;
 }
 
+/* Walk crd_uflows_v1: one entry per hop of a UDP flow. */
+static int walk_udp(int fd, struct flow_set *fs)
+{
+	__u32 key, next, *prev = NULL;
+	struct crd_uflow uf;
+	int err;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &uf))
+			continue;
+		err = add_entry(fs, &uf.e.flow, false);
+		if (err)
+			return err;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
 static int by_start(const void *a, const void *b)
 {
 	const struct flow_row *x = a, *y = b;
@@ -87,7 +106,8 @@ static int by_start(const void *a, const void *b)
 static void flows_usage(FILE *f)
 {
 	fprintf(f, "Usage: connredir [--instance NAME] flows [--json]\n\n"
-		"List every live redirected flow, oldest first: its id, protocol, the\n"
+		"List every live redirected flow (TCP and UDP), oldest first: its id,\n"
+		"protocol, the\n"
 		"application that opened it (pid, command, uid), where it was going,\n"
 		"the chain of services it went through so far, the current hop (the\n"
 		"service that has it now), how many hops are accepted or connecting, and\n"
@@ -128,6 +148,8 @@ int flows_main(int argc, char **argv)
 		err = walk(in.flows_fd, sizeof(__u64), &fs, false);
 	if (!err)
 		err = walk(in.pend_fd, sizeof(struct crd_tuple), &fs, true);
+	if (!err)
+		err = walk_udp(in.uflows_fd, &fs);
 	crd_inst_close(&in);
 	if (err) {
 		crd_err("instance '%s': reading flows: %s", crd_instance, strerror(-err));

@@ -65,6 +65,11 @@ for l in "$la" "$lb"; do
 		  "REDIRECTED_BY_SELF 127.0.0.1:5353 dig $dig_pid" ]
 done
 check "UA set the records on its onward socket" [ "$(field "$la" set)" = ok ]
+n=$(crd flows --json | python3 -c '
+import json, sys
+print(sum(1 for f in json.load(sys.stdin) if f["proto"] == "udp" and f["app_comm"] == "dig"
+          and [c["name"] for c in f["chain"]] == ["UA", "UB"] and f["orig_dst"] == "127.0.0.1:5353"))')
+check "flows lists the live UDP flow of dig with chain UA>UB" [ "$n" = 1 ]
 check "dnsmasq answered exactly one query" [ "$(grep -c 'query\[A\] www.example.test' "$WORK/dnsmasq.log")" = 1 ]
 
 # --- 2. one unconnected socket, three destinations -----------------------------
