@@ -303,6 +303,7 @@ struct crd_decide {
 	__u32 order_idx;          /* live crd_order_v1 entry (map value
 				   * pointers do not survive into callbacks) */
 	__u32 self_pos;           /* self_id's place in the weight order */
+	__u32 self_implicit;      /* self_id's service is --implicit */
 	__u64 skip;               /* slots skipped: their proxy is down */
 	/* out */
 	__s32 chosen;             /* slot that takes the flow, -1: none */
@@ -423,13 +424,16 @@ static long crd_decide_one(__u32 i, void *arg)
 		state = CONNREDIR_NOT_REDIRECTED;
 	else if (d->nhops == 0)
 		/*
-		 * A proxy that sets no records continues the flow from its own
-		 * service's place: every service of higher weight counts as
-		 * having seen it, so no loop is possible, whatever the proxies do.
+		 * A connection without records by a service's proxy is BY_SELF
+		 * for that service. The proxy of an --implicit service (one that
+		 * never sets records) continues the flow from its service's place:
+		 * every service of higher weight counts as having seen it, so
+		 * such proxies cannot loop. Only there: an identity as broad as
+		 * uid 0 must not let every root process skip the heavier services.
 		 */
 		state = d->self_id == svc->id ? CONNREDIR_REDIRECTED_BY_SELF :
-			i <= d->self_pos ? CONNREDIR_PREVIOUSLY_REDIRECTED_BY_SELF :
-			CONNREDIR_NOT_REDIRECTED;
+			(d->self_implicit && i <= d->self_pos) ?
+			CONNREDIR_PREVIOUSLY_REDIRECTED_BY_SELF : CONNREDIR_NOT_REDIRECTED;
 	else
 		state = crd_state_of(d->hops, d->nhops, svc->id);
 	if (state == CONNREDIR_REDIRECTED_BY_SELF ||
@@ -456,6 +460,7 @@ struct crd_owner_find {
 	__u32 found_id;           /* first service whose proxy is the caller */
 	__s32 found_slot;
 	__u32 found_pos;          /* its place in the weight order */
+	__u32 found_flags;        /* its CRD_SVC_* flags */
 };
 
 /* bpf_loop callback: is the caller the proxy of the i-th service? */
@@ -480,13 +485,14 @@ static long crd_owner_one(__u32 i, void *arg)
 	f->found_id = svc->id;
 	f->found_slot = slot;
 	f->found_pos = i;
+	f->found_flags = svc->flags;
 	return 1;
 }
 
 /* The first service (weight order) whose proxy the caller is; 0 if none. */
 static __always_inline __u32 crd_caller_service_pos(struct crd_order *order,
 						    __u32 order_idx, __u32 want_id,
-						    __s32 *slot, __u32 *pos)
+						    __s32 *slot, __u32 *pos, __u32 *flags)
 {
 	struct crd_owner_find f = { .order_idx = order_idx, .want_id = want_id,
 				    .found_slot = -1 };
@@ -499,11 +505,13 @@ static __always_inline __u32 crd_caller_service_pos(struct crd_order *order,
 		*slot = f.found_slot;
 	if (pos)
 		*pos = f.found_pos;
+	if (flags)
+		*flags = f.found_flags;
 	return f.found_id;
 }
 
 #define crd_caller_service(order, idx, want, slot) \
-	crd_caller_service_pos(order, idx, want, slot, NULL)
+	crd_caller_service_pos(order, idx, want, slot, NULL, NULL)
 
 /* The live flow a token names: a TCP flow, or a UDP flow's records. */
 static __always_inline struct crd_flow_entry *crd_flow_by_token(__u64 token)
@@ -749,7 +757,11 @@ static __always_inline void crd_decide_init(struct crd_decide *d, const __u32 ds
 		for (i = 0; i < CRD_CG_LEVELS; i++)
 			d->app_cg_anc[i] = bpf_get_current_ancestor_cgroup_id(i);
 		/* A proxy that sets no records is never handed its own flow. */
-		d->self_id = crd_caller_service_pos(order, d->order_idx, 0, NULL, &d->self_pos);
+		__u32 flags = 0;
+
+		d->self_id = crd_caller_service_pos(order, d->order_idx, 0, NULL, &d->self_pos,
+						    &flags);
+		d->self_implicit = !!(flags & CRD_SVC_IMPLICIT);
 	}
 }
 
@@ -764,6 +776,8 @@ struct crd_redir {
 	__u8 proto_bit;           /* in: CRD_PROTO_* */
 	__u8 nhops;               /* out: history length before this hop */
 	__u32 chosen_state;       /* out: the flow's state for the service */
+	__u32 self_id;            /* out: no records, the caller is this
+				   * service's proxy */
 };
 
 /*
@@ -791,6 +805,7 @@ __noinline int crd_choose(struct bpf_sock_addr *ctx, const struct crd_flow_entry
 	d->order_idx = idx;
 	crd_decide_init(d, r->dst.ip6, r->port_be, r->v6, r->proto_bit, order, prev);
 	r->nhops = d->nhops;
+	r->self_id = d->self_id;
 	n = order->n > CRD_MAX_SERVICES ? CRD_MAX_SERVICES : order->n;
 	for (i = 0; i < CRD_TRIES; i++) {
 		d->chosen = -1;
@@ -848,7 +863,8 @@ __noinline int crd_choose(struct bpf_sock_addr *ctx, const struct crd_flow_entry
 static __always_inline void crd_fill_flow(struct crd_flow *f,
 					  const struct crd_flow_entry *prev,
 					  const __u32 dst[4], __u16 port_be, __u8 proto,
-					  __u32 nhops, const struct crd_service *svc)
+					  __u32 nhops, __u32 self_id,
+					  const struct crd_service *svc)
 {
 	__u64 now = bpf_ktime_get_ns(), us;
 	__u32 n;
@@ -864,6 +880,12 @@ static __always_inline void crd_fill_flow(struct crd_flow *f,
 		f->orig_family = crd_is_v4mapped(dst) ? AF_INET : AF_INET6;
 		f->proto = proto;
 		crd_fill_app(f);
+		/* A proxy that set no records: its own service is the first hop
+		 * of what it hands on, so the next proxy's records show it. */
+		if (self_id && nhops == 0) {
+			f->hops[0] = self_id;
+			nhops = 1;
+		}
 	}
 	n = nhops;
 	if (n < CRD_MAX_HOPS) {
@@ -901,7 +923,8 @@ __noinline int crd_tcp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 		return CRD_PASS;
 	}
 	fe->consumer = 0;
-	crd_fill_flow(&fe->flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_TCP, rd->nhops, svc);
+	crd_fill_flow(&fe->flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_TCP, rd->nhops,
+		      rd->self_id, svc);
 	return slot;
 }
 
@@ -1156,7 +1179,8 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 		return CRD_PASS;
 	}
 	__builtin_memset(uf, 0, sizeof(*uf));
-	crd_fill_flow(&uf->e.flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_UDP, rd->nhops, svc);
+	crd_fill_flow(&uf->e.flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_UDP, rd->nhops,
+		      rd->self_id, svc);
 	now = bpf_ktime_get_ns();
 	cookie = bpf_get_socket_cookie(ctx);
 	uf->app_cookie = cookie;
@@ -1951,7 +1975,8 @@ static __always_inline int crd_refuse_flow(struct bpf_sockopt *ctx, int err,
 			ev->app_pid = ev->caller_pid;
 			ev->app_uid = (__u32)bpf_get_current_uid_gid();
 			crd_process_comm(ev->comm);
-			ev->proto = IPPROTO_TCP;
+			ev->proto = e ? e->flow.proto :
+				    ctx->sk ? ctx->sk->protocol : IPPROTO_TCP;
 			if (e) {
 				__u32 n = e->flow.nhops;
 
@@ -2062,7 +2087,7 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 		return crd_refuse_flow(ctx, EINVAL, CRD_ST_SET_EINVAL, e);
 	}
 	if (s->used_token) {   /* drop this socket's earlier claim */
-		struct crd_flow_entry *pe = bpf_map_lookup_elem(&crd_flows_v1, &s->used_token);
+		struct crd_flow_entry *pe = crd_flow_by_token(s->used_token);
 
 		if (pe)
 			__sync_val_compare_and_swap(&pe->consumer, s->consumer_id, 0);

@@ -47,6 +47,9 @@
 #define CRD_SVC_OWNER_CG (1u << 5)   /* proxy identity: cgroup subtree */
 #define CRD_SVC_FAIL_OPEN (1u << 6)  /* proxy down: skip the service (else
 				      * the connection fails, ECONNREFUSED) */
+#define CRD_SVC_IMPLICIT (1u << 7)   /* its proxy sets no records: a connection
+				      * of its identity without records continues
+				      * from the service's place in the order */
 
 /* struct crd_service.proto_mask */
 #define CRD_PROTO_TCP (1u << 0)      /* SOCK_STREAM: TCP, MPTCP, TFO */

@@ -122,7 +122,7 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot);
 enum {
 	SVC_OPT_PROXY, SVC_OPT_WEIGHT, SVC_OPT_PROTO, SVC_OPT_DST,
 	SVC_OPT_NOT_DST, SVC_OPT_DPORT, SVC_OPT_APP_UID, SVC_OPT_APP_CG,
-	SVC_OPT_OWNER_UID, SVC_OPT_OWNER_CG, SVC_OPT_FAIL, SVC_OPT_MAX
+	SVC_OPT_OWNER_UID, SVC_OPT_OWNER_CG, SVC_OPT_FAIL, SVC_OPT_IMPLICIT, SVC_OPT_MAX
 };
 extern const char *const service_opt_names[SVC_OPT_MAX];
 

@@ -27,6 +27,7 @@ static void service_usage(FILE *f)
 		"              [--dst PREFIX]... [--not-dst PREFIX]... [--dport N[-M]]...\n"
 		"              [--app-uid UID] [--app-cgroup PATH]\n"
 		"              [--owner-uid UID] [--owner-cgroup PATH] [--fail open|closed]\n"
+		"              [--implicit]\n"
 		"       connredir [--instance NAME] service del NAME\n"
 		"       connredir [--instance NAME] service list [--json]\n\n"
 		"A redirect service takes the connections its filter matches, in weight\n"
@@ -44,6 +45,10 @@ static void service_usage(FILE *f)
 		"  --fail open|closed    when the proxy has no claimed listener: skip the\n"
 		"                        service (open) or refuse the connection with\n"
 		"                        ECONNREFUSED (closed, the default)\n"
+		"  --implicit            its proxy sets no records (it reads only\n"
+		"                        SO_ORIGINAL_DST): its connections continue the\n"
+		"                        flow from the service's place in the weight\n"
+		"                        order, so such proxies cannot loop\n"
 		"A cgroup PATH that is not absolute is relative to the attached cgroup;\n"
 		"a missing child there is created. A service needs an identity\n"
 		"(--owner-uid and/or --owner-cgroup): it is how the kernel recognises\n"
@@ -88,6 +93,7 @@ const char *const service_opt_names[SVC_OPT_MAX] = {
 	[SVC_OPT_OWNER_UID] = "owner-uid",
 	[SVC_OPT_OWNER_CG] = "owner-cgroup",
 	[SVC_OPT_FAIL] = "fail",
+	[SVC_OPT_IMPLICIT] = "implicit",
 };
 
 int service_opt_index(const char *opt)
@@ -231,6 +237,16 @@ int service_spec_opt(struct crd_svc_spec *sp, int opt, const char *arg,
 			s->flags &= ~CRD_SVC_FAIL_OPEN;
 		else {
 			*why = "expected open or closed";
+			return -EINVAL;
+		}
+		return 0;
+	case SVC_OPT_IMPLICIT:
+		if (!strcmp(arg, "yes"))
+			s->flags |= CRD_SVC_IMPLICIT;
+		else if (!strcmp(arg, "no"))
+			s->flags &= ~CRD_SVC_IMPLICIT;
+		else {
+			*why = "expected yes or no";
 			return -EINVAL;
 		}
 		return 0;
@@ -401,6 +417,7 @@ static int service_add(int argc, char **argv)
 		{ "owner-uid", required_argument, NULL, 'o' },
 		{ "owner-cgroup", required_argument, NULL, 'o' },
 		{ "fail", required_argument, NULL, 'o' },
+		{ "implicit", no_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -428,6 +445,9 @@ static int service_add(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
 		switch (c) {
+		case 'i':
+			service_spec_opt(&sp, SVC_OPT_IMPLICIT, "yes", &why);
+			break;
 		case 'o':
 			opt = service_opt_index(opts[idx].name);
 			if (service_spec_opt(&sp, opt, optarg, &why)) {
@@ -661,6 +681,9 @@ const char *service_field(const struct crd_service *s, int opt, char *buf, size_
 		bprintf(buf, len, &off, "%s",
 			(s->flags & CRD_SVC_FAIL_OPEN) ? "open" : "closed");
 		break;
+	case SVC_OPT_IMPLICIT:
+		bprintf(buf, len, &off, "%s", (s->flags & CRD_SVC_IMPLICIT) ? "yes" : "no");
+		break;
 	}
 	if (!buf[0])
 		snprintf(buf, len, "-");
@@ -676,9 +699,11 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 	if (json) {
 		fprintf(f, "{\"id\":%u,\"name\":", s->id);
 		json_str(f, s->name);
-		fprintf(f, ",\"weight\":%d,\"proto\":\"%s\",\"fail\":\"%s\",\"slot\":%d,\"proxy\":[",
+		fprintf(f, ",\"weight\":%d,\"proto\":\"%s\",\"fail\":\"%s\",\"implicit\":%s,"
+			"\"slot\":%d,\"proxy\":[",
 			s->weight, proto_name(s->proto_mask),
-			(s->flags & CRD_SVC_FAIL_OPEN) ? "open" : "closed", slot);
+			(s->flags & CRD_SVC_FAIL_OPEN) ? "open" : "closed",
+			(s->flags & CRD_SVC_IMPLICIT) ? "true" : "false", slot);
 		if (s->flags & CRD_SVC_PROXY4) {
 			memset(a.addr, 0, 10);
 			a.addr[10] = a.addr[11] = 0xff;
@@ -745,6 +770,8 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 		fprintf(f, " owner-cgroup=%llu", (unsigned long long)s->owner_cgid);
 	if (s->flags & CRD_SVC_FAIL_OPEN)
 		fprintf(f, " fail=open");
+	if (s->flags & CRD_SVC_IMPLICIT)
+		fprintf(f, " implicit");
 	fputc('\n', f);
 }
 

@@ -127,6 +127,17 @@ wait_lines() {
 	return 1
 }
 
+# eventually CMD...: CMD succeeds within 5 seconds (for what another process
+# logs after the test's own step has returned).
+eventually() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # field LINE KEY: the value of KEY=value in a log line.
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 

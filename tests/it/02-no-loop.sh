@@ -19,13 +19,13 @@ check "the records-less proxy saw the flow exactly once" [ "$(wc -l <"$WORK/lone
 check "it did not set records" [ "$(field "$(cat "$WORK/lone.log")" set)" = skipped ]
 crd service del lone >/dev/null
 
-# --- two services whose proxies both set no records ----------------------------
+# --- two --implicit services whose proxies both set no records -------------------
 # Each records-less proxy continues from its own service's place in the weight
 # order: the flow visits the heavier, then the lighter, and never loops.
 PROXY_OPTS=--no-records start_proxy nr1 127.0.0.1:14997
 PROXY_OPTS=--no-records start_proxy nr2 127.0.0.1:14998
-crd service add nr1 --proxy 127.0.0.1:14997 --weight 20 --owner-cgroup nr1 >/dev/null
-crd service add nr2 --proxy 127.0.0.1:14998 --weight 10 --owner-cgroup nr2 >/dev/null
+crd service add nr1 --proxy 127.0.0.1:14997 --weight 20 --owner-cgroup nr1 --implicit >/dev/null
+crd service add nr2 --proxy 127.0.0.1:14998 --weight 10 --owner-cgroup nr2 --implicit >/dev/null
 r0=$(stat_counter redirected)
 bg app curl -s -o "$WORK/curl3.out" --max-time 10 http://127.0.0.1:8080/
 wait $BG_PID
@@ -36,6 +36,30 @@ check "each records-less proxy saw the flow exactly once (no loop)" \
 check "exactly two redirections were made" [ $(( $(stat_counter redirected) - r0 )) = 2 ]
 crd service del nr1 >/dev/null
 crd service del nr2 >/dev/null
+
+# --- a heavier records-less proxy before a lighter one that sets records --------
+# The records-less proxy's own service becomes the first hop of what it hands
+# on, so the lighter proxy's records show it and the heavier never takes the
+# flow again.
+PROXY_OPTS=--no-records start_proxy hv 127.0.0.1:14995
+start_proxy lt 127.0.0.1:14996
+crd service add hv --proxy 127.0.0.1:14995 --weight 20 --owner-cgroup hv >/dev/null
+crd service add lt --proxy 127.0.0.1:14996 --weight 10 --owner-cgroup lt >/dev/null
+HV=$(crd service list --json | tr '{' '\n' | sed -n 's/"id":\([0-9]*\),"name":"hv".*/\1/p')
+LT=$(crd service list --json | tr '{' '\n' | sed -n 's/"id":\([0-9]*\),"name":"lt".*/\1/p')
+r0=$(stat_counter redirected)
+bg app curl -s -o "$WORK/curl4.out" --max-time 10 http://127.0.0.1:8080/
+wait $BG_PID
+check "curl through a records-less heavy and a records-setting light proxy works" \
+	grep -q "origin ok" "$WORK/curl4.out"
+sleep 0.2
+check "each saw the flow exactly once (no loop)" \
+	[ "$(wc -l <"$WORK/hv.log")/$(wc -l <"$WORK/lt.log")" = 1/1 ]
+check "the light proxy's records show the heavy service first (chain=$HV,$LT)" \
+	[ "$(field "$(cat "$WORK/lt.log")" chain)" = "$HV,$LT" ]
+check "exactly two redirections were made" [ $(( $(stat_counter redirected) - r0 )) = 2 ]
+crd service del hv >/dev/null
+crd service del lt >/dev/null
 
 # --- ten services, hop limit 8 ---------------------------------------------
 ids=()

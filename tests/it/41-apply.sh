@@ -107,7 +107,7 @@ curl_ok() { # curl from the attached cgroup reaches the origin
 	wait "$BG_PID" && grep -q "origin ok" "$WORK/curl.out"
 }
 check "curl reaches the origin through firewall" curl_ok
-check "firewall's proxy saw it" grep -q "state REDIRECTED_BY_SELF app curl .* dst 127.0.0.1 port 8080" "$WORK/rp.log"
+check "firewall's proxy saw it" eventually grep -q "state REDIRECTED_BY_SELF app curl .* dst 127.0.0.1 port 8080" "$WORK/rp.log"
 fw_id=$(svc firewall id) av_id=$(svc av id) fw_obj=$(svc firewall)
 fw_count=$(redirected firewall)
 
@@ -150,7 +150,8 @@ check "v3: firewall kept its id $fw_id" [ "$(svc firewall id)" = "$fw_id" ]
 check "v3: firewall kept its counters ($fw_count)" [ "$(redirected firewall)" = "$fw_count" ]
 check "v3: curl still goes through firewall's claimed listener" curl_ok
 check "v3: firewall counted it" [ "$(redirected firewall)" = $((fw_count + 1)) ]
-check "v3: the proxy saw both flows" [ "$(grep -c "app curl" "$WORK/rp.log")" = 2 ]
+two_flows() { [ "$(grep -c "app curl" "$WORK/rp.log")" = 2 ]; }
+check "v3: the proxy saw both flows" eventually two_flows
 
 # A new identity is another proxy: a new id.
 sed -e 's/^owner-cgroup = av$/owner-cgroup = av2/' "$WORK/v3.conf" >"$WORK/v4.conf"
