@@ -17,6 +17,7 @@ struct proxy_conf {
 	uint64_t connect_timeout_ns; /* --connect-timeout, > 0 */
 	uint64_t idle_timeout_ns;   /* --idle-timeout, 0 = never */
 	uint64_t drain_timeout_ns;  /* --drain-timeout: after SIGTERM */
+	uint64_t udp_idle_timeout_ns; /* --udp-idle-timeout, > 0 */
 	bool no_claim;              /* --no-claim: do not claim the listeners */
 	bool copy_only;             /* --copy-only: never splice(2) */
 };

@@ -14,7 +14,7 @@
 #define STATE_ALIGN 16
 
 static const struct inspector *const builtins[] = {
-	&inspect_log, &inspect_http, &inspect_tls, &inspect_block,
+	&inspect_log, &inspect_http, &inspect_tls, &inspect_block, &inspect_dns,
 };
 
 struct instance {
@@ -39,7 +39,7 @@ static const struct inspector *find_builtin(const char *name, size_t n)
 	size_t i;
 
 	for (i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
-		if (strlen(builtins[i]->name) == n && !memcmp(builtins[i]->name, name, n))
+		if (builtins[i] && strlen(builtins[i]->name) == n && !memcmp(builtins[i]->name, name, n))
 			return builtins[i];
 	return NULL;
 }

@@ -16,6 +16,12 @@
  * log inspector writes its line there) and log_fields() lets each add its
  * findings to the log line.
  *
+ * A UDP flow (f->proto "udp", udp.c) is inspected the same way with one
+ * datagram per direction: the first datagram up (last=false, so an
+ * inspector may wait for the answer) and then the first one down
+ * (last=true). Only a BLOCK matters for it: a blocked flow's datagrams are
+ * never sent on.
+ *
  * inspect.c keeps the list of configured inspectors (set up once at start)
  * and each flow's per-inspector state and verdicts.
  */
@@ -52,6 +58,7 @@ enum inspect_verdict {
  */
 struct inspect_flow {
 	const char *service;         /* --service, or NULL */
+	const char *proto;           /* "udp" for a UDP flow; NULL: TCP */
 	const char *instance;        /* --instance, or NULL */
 	bool have_context;           /* ctx came from connredir_query_context() */
 	struct connredir_context ctx;
@@ -122,6 +129,11 @@ extern const struct inspector inspect_log;
 extern const struct inspector inspect_http;
 extern const struct inspector inspect_tls;
 extern const struct inspector inspect_block;
+/*
+ * The dns inspector (inspect_dns.c). Weak, so that a unit test built from
+ * some of the inspectors' sources links without it.
+ */
+extern const struct inspector inspect_dns __attribute__((weak));
 
 /* ---- configuration (at start) ---- */
 

@@ -2,7 +2,8 @@
 /*
  * inspect_block.c - the block inspector: refuse flows by original
  * destination (at once, before connecting), by HTTP host or by TLS server
- * name (as soon as the client's first bytes tell).
+ * name (as soon as the client's first bytes tell); on UDP flows, by
+ * destination or by DNS question name (the first datagram).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns.h"
 #include "inspect.h"
 #include "inspect_block.h"
 #include "inspect_http.h"
@@ -101,7 +103,7 @@ static int parse_dst(const char *s, struct inspect_block_rule *r, const char **w
 int inspect_block_parse_rule(const char *s, struct inspect_block_rule *r,
 			     const char **why)
 {
-	static const char *const kinds[] = { "dst:", "host:", "sni:" };
+	static const char *const kinds[] = { "dst:", "host:", "sni:", "dns:" };
 	size_t k, n;
 
 	memset(r, 0, sizeof(*r));
@@ -110,12 +112,12 @@ int inspect_block_parse_rule(const char *s, struct inspect_block_rule *r,
 	if (strlen(s) >= sizeof(r->text))
 		return bad(why, "rule too long");
 	snprintf(r->text, sizeof(r->text), "%s", s);
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < 4; k++) {
 		n = strlen(kinds[k]);
 		if (!strncmp(s, kinds[k], n))
 			break;
 	}
-	if (k == 3)
+	if (k == 4)
 		return bad(why, "unknown rule kind (dst:, host:, sni:)");
 	r->kind = (enum inspect_block_kind)k;
 	if (r->kind == INSPECT_BLOCK_DST)
@@ -180,6 +182,7 @@ int inspect_block_host_name(const char *host, char *out, size_t size)
 struct block_conf {
 	unsigned n;
 	bool names_http, names_tls;     /* host: / sni: rules exist */
+	bool names_dns;                 /* dns: rules exist */
 	struct inspect_block_rule *rules;
 };
 
@@ -209,6 +212,7 @@ static int block_init(const char *arg, void **confp, const char **why)
 	c->rules = rules;
 	c->names_http |= r.kind == INSPECT_BLOCK_HOST;
 	c->names_tls |= r.kind == INSPECT_BLOCK_SNI;
+	c->names_dns |= r.kind == INSPECT_BLOCK_DNS;
 	return 0;
 }
 
@@ -239,6 +243,8 @@ static enum inspect_verdict block_on_start(void *conf, void *state,
 		*reason = s->reason;
 		return INSPECT_BLOCK;
 	}
+	if (f->proto && !strcmp(f->proto, "udp"))
+		return c->names_dns ? INSPECT_NEED_MORE : INSPECT_ALLOW;
 	return c->names_http || c->names_tls ? INSPECT_NEED_MORE : INSPECT_ALLOW;
 }
 
@@ -270,6 +276,14 @@ static enum inspect_verdict block_on_data(void *conf, void *state,
 
 	if (dir != INSPECT_UP)
 		return INSPECT_NEED_MORE;
+	if (f->proto && !strcmp(f->proto, "udp")) {
+		struct dns_msg m;
+
+		if (c->names_dns && !dns_parse(data, len, &m, NULL) && dns_is_query(&m) &&
+		    match(c, s, INSPECT_BLOCK_DNS, "dns name", m.qname))
+			goto block;
+		return INSPECT_ALLOW;
+	}
 	/* What is found counts even in a head that turns out malformed. */
 	if (c->names_http) {
 		struct inspect_http_req req;

@@ -8,6 +8,8 @@
  *   host:NAME  host:*.DOMAIN               the HTTP Host (or absolute-form
  *                                          or CONNECT target) of the request
  *   sni:NAME   sni:*.DOMAIN                the TLS ClientHello's server name
+ *   dns:NAME   dns:*.DOMAIN                the question name of a DNS query,
+ *                                          the first datagram of a UDP flow
  *
  * Names compare without case and without a trailing dot; "*.DOMAIN"
  * matches every name ending in ".DOMAIN" (not DOMAIN itself).
@@ -27,6 +29,7 @@ enum inspect_block_kind {
 	INSPECT_BLOCK_DST,
 	INSPECT_BLOCK_HOST,
 	INSPECT_BLOCK_SNI,
+	INSPECT_BLOCK_DNS,
 };
 
 struct inspect_block_rule {
@@ -36,7 +39,7 @@ struct inspect_block_rule {
 	struct crd_ipaddr addr;
 	uint8_t plen;                  /* in the 128-bit space (parse.h) */
 	uint16_t port_lo, port_hi;     /* host order; 0-0: any port */
-	/* host:, sni: */
+	/* host:, sni:, dns: */
 	char name[INSPECT_BLOCK_NAME_MAX + 1];  /* lower case, no trailing dot;
 						   ".DOMAIN" for "*.DOMAIN" */
 	bool wildcard;
@@ -54,7 +57,7 @@ bool inspect_block_match_dst(const struct inspect_block_rule *r,
 			     const struct crd_ipaddr *a, uint16_t port);
 
 /*
- * inspect_block_match_name - 1 if host:/sni: rule @r covers @name, a host
+ * inspect_block_match_name - 1 if host:/sni:/dns: rule @r covers @name, a host
  * name as sent (any case, maybe a trailing dot). An empty name, or one
  * longer than INSPECT_BLOCK_NAME_MAX, never matches.
  */

@@ -59,6 +59,7 @@ static void log_on_end(void *conf, void *state, const struct inspect_flow *f)
 	us = (f->end_ns - f->start_ns) / 1000;
 	snprintf(num, sizeof(num), "%" PRIu64 ".%03u", us / 1000, (unsigned)(us % 1000));
 	json_raw(&j, "duration_ms", num);
+	json_str(&j, "proto", f->proto ? f->proto : "tcp");
 	json_str(&j, "instance", f->instance);
 	json_str(&j, "service", f->service);
 	if (f->have_context)

@@ -8,6 +8,8 @@
  * "listening" on stderr, run. SIGTERM/SIGINT close the listeners and the
  * loop runs until the last flow ends or --drain-timeout passes (the rest
  * are reset); a second SIGTERM/SIGINT ends at once. SIGHUP reopens the log.
+ * UDP listeners (--udp-listen) and flows (udp.c) share the loop; at
+ * SIGTERM/SIGINT every UDP flow ends at once ("shutdown") and is logged.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +30,7 @@
 #include "inspect.h"
 #include "log.h"
 #include "parse.h"
+#include "udp.h"
 
 #ifdef CONNREDIR_VERSION            /* the Makefile's VERSION, if it passes it */
 #define PROXY_VERSION CONNREDIR_VERSION
@@ -41,7 +44,8 @@
 
 static const char usage_text[] =
 "Usage: connredir-proxy [--instance NAME] --service NAME --listen ADDR:PORT\n"
-"                       [--listen ADDR:PORT]... [--inspect LIST]... [--log FILE|-]\n"
+"                       [--listen ADDR:PORT]... [--udp-listen ADDR:PORT]...\n"
+"                       [--inspect LIST]... [--log FILE|-] [--udp-idle-timeout S]\n"
 "                       [--max-flows N] [--peek-timeout S] [--connect-timeout S]\n"
 "                       [--idle-timeout S] [--drain-timeout S] [--no-claim]\n"
 "                       [--copy-only]\n"
@@ -49,7 +53,7 @@ static const char usage_text[] =
 
 static const char help_text[] =
 "\n"
-"A transparent TCP inspection proxy for a connredir redirect service. It\n"
+"A transparent TCP and UDP inspection proxy for a connredir redirect service. It\n"
 "claims its listeners for the service; for each redirected flow it asks the\n"
 "kernel for the flow's records and its context (or SO_ORIGINAL_DST), connects\n"
 "to the original destination with the records set, and relays, letting the\n"
@@ -58,17 +62,24 @@ static const char help_text[] =
 "\n"
 "  --service NAME        the redirect service this proxy serves\n"
 "  --instance NAME       a label for the log (no pinned state is used)\n"
-"  --listen ADDR:PORT    listen there; IPv6 as [ADDR]:PORT; up to 16 times\n"
+"  --listen ADDR:PORT    listen there (TCP); IPv6 as [ADDR]:PORT; up to 16 times\n"
+"  --udp-listen ADDR:PORT\n"
+"                        receive redirected UDP there (a --proto udp service);\n"
+"                        up to 16 times; --listen or --udp-listen is needed\n"
 "  --inspect LIST        inspectors, comma-separated, in order (default: log):\n"
 "                          log         one JSON line per flow, at its end\n"
 "                          http        HTTP/1.x request line and Host header\n"
 "                          tls         TLS ClientHello server name and ALPN\n"
+"                          dns         UDP: DNS query name and type, answer code\n"
 "                          block=RULE  refuse flows by dst:ADDR[/LEN][:PORT],\n"
-"                                      host:NAME or sni:NAME (NAME: *.DOMAIN too)\n"
+"                                      host:NAME, sni:NAME or dns:NAME (NAME:\n"
+"                                      *.DOMAIN too); a blocked DNS query is\n"
+"                                      answered REFUSED by the proxy\n"
 "  --log FILE|-          where the log inspector writes (default: - for stdout);\n"
 "                        --log alone implies the log inspector\n"
 "  --max-flows N         concurrent flows at most (default 10000); at the\n"
-"                        limit, accepting waits until a flow ends\n"
+"                        limit, accepting waits until a flow ends; as many\n"
+"                        UDP flows again, beyond which new ones are dropped\n"
 "  --peek-timeout S      while inspectors wait for the client's first bytes,\n"
 "                        wait up to S seconds before connecting onward, so a\n"
 "                        refused flow never reaches its destination (default 1;\n"
@@ -76,6 +87,8 @@ static const char help_text[] =
 "  --connect-timeout S   onward connect time-out, seconds (default 10)\n"
 "  --idle-timeout S      end flows idle this long, seconds (default 300; 0: never)\n"
 "  --drain-timeout S     after SIGTERM, wait this long for open flows (default 10)\n"
+"  --udp-idle-timeout S  end a UDP flow (and log it) after S seconds without a\n"
+"                        datagram either way (default 30)\n"
 "  --no-claim            do not claim the listeners (e.g. an SO_ORIGINAL_DST\n"
 "                        proxy behind iptables REDIRECT); --service is optional\n"
 "  --copy-only           never splice(2): copy every byte through user space\n"
@@ -83,7 +96,7 @@ static const char help_text[] =
 "  --version             show the version\n"
 "\n"
 "S may have up to 3 decimals (0.5). SIGTERM or SIGINT: stop accepting, let the\n"
-"open flows finish, exit 0. SIGHUP: reopen the log file.\n"
+"open TCP flows finish (UDP flows end at once), exit 0. SIGHUP: reopen the log.\n"
 "Exit status: 0 after SIGTERM/SIGINT, 1 on a usage or start-up error.\n";
 
 static void usage(FILE *f, bool full)
@@ -237,6 +250,9 @@ static void run(const struct proxy_conf *conf, struct signals *sig)
 
 		if (u >= 0 && (t < 0 || u < t))
 			t = u;
+		u = udp_timeout_ms();
+		if (u >= 0 && (t < 0 || u < t))
+			t = u;
 		if (draining) {
 			u = drain_end > events_now() ?
 			    (int)((drain_end - events_now() + 999999) / 1000000) : 0;
@@ -248,12 +264,14 @@ static void run(const struct proxy_conf *conf, struct signals *sig)
 		events_run_once(t);
 		flow_run_again();
 		flow_expire();
+		udp_expire();
 		flow_reap();
 		dispatch_update();
 		if (sig->terms && !draining) {
 			draining = true;
 			drain_end = events_now() + conf->drain_timeout_ns;
 			dispatch_stop();
+			udp_stop();
 			if (flow_count())
 				log_warn("stopping: no longer accepting; waiting for %u open "
 					 "flow%s (at most %gs)", flow_count(),
@@ -274,7 +292,7 @@ static void run(const struct proxy_conf *conf, struct signals *sig)
 enum {
 	OPT_INSTANCE = 256, OPT_SERVICE, OPT_LISTEN, OPT_INSPECT, OPT_LOG,
 	OPT_MAX_FLOWS, OPT_PEEK_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_IDLE_TIMEOUT,
-	OPT_DRAIN_TIMEOUT,
+	OPT_DRAIN_TIMEOUT, OPT_UDP_LISTEN, OPT_UDP_IDLE_TIMEOUT,
 	OPT_NO_CLAIM, OPT_COPY_ONLY, OPT_VERSION,
 };
 
@@ -289,6 +307,8 @@ static const struct option options[] = {
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+	{ "udp-listen", required_argument, NULL, OPT_UDP_LISTEN },
+	{ "udp-idle-timeout", required_argument, NULL, OPT_UDP_IDLE_TIMEOUT },
 	{ "no-claim", no_argument, NULL, OPT_NO_CLAIM },
 	{ "copy-only", no_argument, NULL, OPT_COPY_ONLY },
 	{ "help", no_argument, NULL, 'h' },
@@ -306,6 +326,8 @@ struct listen_arg {
 struct options {
 	struct listen_arg la[DISPATCH_MAX_LISTEN];
 	unsigned n_la;
+	struct listen_arg ula[UDP_MAX_LISTEN];
+	unsigned n_ula;
 	const char *log;            /* --log, or NULL */
 	bool max_given;             /* --max-flows was given */
 	bool inspect_given;         /* --inspect was given */
@@ -346,6 +368,26 @@ static int parse_options(int argc, char **argv, struct proxy_conf *conf, struct 
 				return -EINVAL;
 			}
 			o->la[o->n_la++].text = optarg;
+			break;
+		case OPT_UDP_LISTEN:
+			if (o->n_ula == UDP_MAX_LISTEN) {
+				err_msg("--udp-listen '%s': at most %d UDP listeners", optarg,
+					UDP_MAX_LISTEN);
+				return -EINVAL;
+			}
+			if (crd_parse_endpoint(optarg, &o->ula[o->n_ula].addr,
+					       &o->ula[o->n_ula].port, &why)) {
+				err_msg("--udp-listen '%s': %s", optarg, why);
+				return -EINVAL;
+			}
+			o->ula[o->n_ula++].text = optarg;
+			break;
+		case OPT_UDP_IDLE_TIMEOUT:
+			if (parse_seconds(optarg, 86400, &conf->udp_idle_timeout_ns, &why) ||
+			    (!conf->udp_idle_timeout_ns && (why = "must be above 0"))) {
+				err_msg("--udp-idle-timeout '%s': %s", optarg, why);
+				return -EINVAL;
+			}
 			break;
 		case OPT_INSPECT:
 			if (inspect_add_list(optarg, &bad, &why)) {
@@ -422,7 +464,7 @@ static int parse_options(int argc, char **argv, struct proxy_conf *conf, struct 
 		err_msg("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->n_la) {
+	if (!o->n_la && !o->n_ula) {
 		err_msg("--listen ADDR:PORT is required");
 		return -EINVAL;
 	}
@@ -471,6 +513,7 @@ int main(int argc, char **argv)
 		.connect_timeout_ns = 10 * NS,
 		.idle_timeout_ns = 300 * NS,
 		.drain_timeout_ns = 10 * NS,
+		.udp_idle_timeout_ns = 30 * NS,
 	};
 	struct signals sig = { .fd = -1 };
 	struct options o = { 0 };
@@ -499,6 +542,13 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	for (i = 0; i < o.n_ula; i++) {
+		err = udp_listen(o.ula[i].text, &o.ula[i].addr, o.ula[i].port, &what);
+		if (err) {
+			err_msg("--udp-listen '%s': %s: %s", o.ula[i].text, what, strerror(-err));
+			goto cleanup;
+		}
+	}
 	if (!conf.no_claim) {
 		err = dispatch_claim(conf.service, &what);
 		if (err) {
@@ -511,6 +561,8 @@ int main(int argc, char **argv)
 		err = setup_signals(&sig);
 	if (!err)
 		err = dispatch_start(conf.max_flows);
+	if (!err)
+		err = udp_start(&conf);
 	if (err) {
 		err_msg("event loop: %s", strerror(-err));
 		goto cleanup;
@@ -519,10 +571,14 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.n_la; i++)
 		err_msg("service '%s': listening on %s%s", conf.service ? conf.service : "-",
 			o.la[i].text, conf.no_claim ? "" : " (claimed)");
+	for (i = 0; i < o.n_ula; i++)
+		err_msg("service '%s': listening on %s (UDP)", conf.service ? conf.service : "-",
+			o.ula[i].text);
 	run(&conf, &sig);
 	ret = 0;
 cleanup:
 	dispatch_stop();
+	udp_stop();
 	if (sig.fd >= 0)
 		close(sig.fd);
 	events_fini();
