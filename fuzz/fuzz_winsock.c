@@ -21,6 +21,9 @@
  * records message: WSAEOPNOTSUPP; else the kernel decides; file
  * descriptors passed in SCM_RIGHTS are received and closed); and used as
  * the input of a WSAIoctl whose answer is checked against the buffer rules.
+ * The control buffer also goes through WSARecvMsg's UDP helpers (strip a
+ * type, cut to a room, append a message): every result must stay in its
+ * exact heap buffer and be a list of whole, well-formed messages.
  * Output buffers are exact heap allocations followed by a guard that must
  * stay untouched (library copies go through the kernel, which ASan does
  * not see).
@@ -34,6 +37,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define CONNREDIR_WINSOCK_INTERNAL   /* WSARecvMsg's UDP control-message helpers */
 #include <connredir/winsock.h>
 
 #define FUZZ_ASSERT(cond) do {						\
@@ -315,6 +319,63 @@ static void fuzz_ioctl(const unsigned char *blob, size_t len, const uint8_t *p)
 	free(out);
 }
 
+/*
+ * Every message of the list of @len bytes at @buf is whole (@exact: and the
+ * list ends with one); unless @exact is 2, none is @level/@type.
+ */
+static void check_list(const unsigned char *buf, size_t len, int level, int type, int exact)
+{
+	size_t off = 0, step;
+	WSACMSGHDR h;
+
+	while (len - off >= H) {
+		h = header_at(buf, off);
+		FUZZ_ASSERT(h.cmsg_len >= H && h.cmsg_len <= len - off);
+		if (exact < 2)   /* 2: any type may be there */
+			FUZZ_ASSERT(h.cmsg_level != level || h.cmsg_type != type);
+		step = WSA_CMSGHDR_ALIGN(h.cmsg_len);
+		off += step < len - off ? step : len - off;
+	}
+	FUZZ_ASSERT(off == len || !exact);
+}
+
+static void fuzz_helpers(const unsigned char *control, size_t len, const uint8_t *p)
+{
+	int level = p[0] & 1 ? IPPROTO_IP : SOL_SOCKET, type = p[0] & 1 ? p[1] : SO_MARK;
+	size_t n, cut, cap = len ? u32(p + 2) % (len + 1) : 0, used, room;
+	unsigned char *a, *b;
+	int trunc;
+
+	a = malloc(len ? len : 1);
+	FUZZ_ASSERT(a);
+	memcpy(a, control, len);
+	n = crd_ws_cmsg_strip(a, len, level, type);
+	FUZZ_ASSERT(n <= len);
+	check_list(a, n, level, type, 1);
+	cut = n;
+	trunc = crd_ws_cmsg_fit(a, &cut, cap);
+	FUZZ_ASSERT(cut <= n);
+	if (n <= cap)
+		FUZZ_ASSERT(cut == n && !trunc);
+	else
+		FUZZ_ASSERT(cut <= cap);
+	check_list(a, cut, level, type, 1);
+	room = cut + (p[6] & 0x7f);
+	b = malloc(room ? room : 1);
+	FUZZ_ASSERT(b);
+	memcpy(b, a, cut);
+	used = cut;
+	if (!crd_ws_cmsg_append(b, &used, room, IPPROTO_IP, IP_WFP_REDIRECT_RECORDS, control,
+				len < p[7] ? len : p[7])) {
+		FUZZ_ASSERT(used > cut && used <= room);
+		check_list(b, used, 0, 0, 2);
+	} else {
+		FUZZ_ASSERT(used == cut);
+	}
+	free(b);
+	free(a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -332,6 +393,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, control, len);
 	fuzz_walk(buf, len);
 	free(buf);
+	fuzz_helpers(control, len, params);
 	fuzz_send(control, len, params);
 	fuzz_ioctl(control, len, params);
 	return 0;

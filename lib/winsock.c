@@ -6,7 +6,8 @@
  * events, overlapped completion, WSASendMsg and WSARecvMsg.
  *
  * Every call completes before it returns; nothing here keeps a thread. The
- * only state is the event table and each thread's last error.
+ * only state is the event table, each thread's last error and the flows
+ * WSARecvMsg has reported per UDP socket (bounded, see below).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,10 +23,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#define CONNREDIR_WINSOCK_INTERNAL   /* the helpers the tests call */
 #include <connredir/connredir.h>
 #include <connredir/winsock.h>
 
 #define CRD_EXPORT __attribute__((visibility("default")))
+
+#ifndef SO_RCVMARK
+#define SO_RCVMARK 75
+#endif
 
 /*
  * WSACMSGHDR and the kernel's struct cmsghdr have the same layout and
@@ -554,14 +560,21 @@ static int ws_end(struct ws_call *c, int err, DWORD n)
 
 /* ---- Sockets ----------------------------------------------------------------- */
 
-/* 0 if @s is a socket, else WSAENOTSOCK. */
-static int ws_socket(SOCKET s)
+/* 0 if @s is a socket (its inode number in *@ino if not NULL), else WSAENOTSOCK. */
+static int ws_socket_ino(SOCKET s, uint64_t *ino)
 {
 	struct stat st;
 
 	if (s < 0 || fstat(s, &st) || !S_ISSOCK(st.st_mode))
 		return WSAENOTSOCK;
+	if (ino)
+		*ino = (uint64_t)st.st_ino;
 	return 0;
+}
+
+static int ws_socket(SOCKET s)
+{
+	return ws_socket_ino(s, NULL);
 }
 
 static int ws_sockopt_int(SOCKET s, int opt, int *v)
@@ -605,6 +618,8 @@ CRD_EXPORT int closesocket(SOCKET s)
 {
 	int saved = errno, err = ws_socket(s);
 
+	if (!err)
+		crd_ws_flow_forget(s);
 	if (!err && close(s) && errno != EINTR)
 		err = ws_from_errno(errno);
 	if (err) {
@@ -867,15 +882,30 @@ static int ws_is_wfp(const WSACMSGHDR *h, int type)
 
 /*
  * UDP, outward: a proxy hands on the records it received on a flow's first
- * datagram as an IP_WFP_REDIRECT_RECORDS control message on the first
+ * datagram as an IP(V6)_WFP_REDIRECT_RECORDS control message on the first
  * datagram it sends onward (destination in @m->name, or the connected peer).
- * This is where they go to connredir's UDP API, once it has one; until then
- * the message is refused rather than silently dropped (a dropped record
- * would let the flow loop).
+ * They are set on the socket with connredir_set_records() before the
+ * datagram goes; a blob the kernel refuses fails the send (never a send
+ * without the records: that would let the flow loop).
  */
 static int ws_send_redirect_records(SOCKET s, const WSAMSG *m, const void *blob, size_t len)
 {
-	return WSAEOPNOTSUPP;
+	int dom, type, err, r;
+
+	err = ws_sockopt_int(s, SO_DOMAIN, &dom);
+	if (!err)
+		err = ws_sockopt_int(s, SO_TYPE, &type);
+	if (err)
+		return err;
+	if (dom != AF_INET && dom != AF_INET6)
+		return WSAEOPNOTSUPP;
+	if (type != SOCK_DGRAM)
+		return WSAEINVAL;   /* TCP: SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS */
+	if (len == 0 || len > CONNREDIR_RECORDS_MAX)
+		return WSAEINVAL;
+	/* The kernel reads the blob (part of Control.buf) and checks it. */
+	r = connredir_set_records(s, blob, len);
+	return r ? ws_native_error(r, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS) : 0;
 }
 
 /*
@@ -975,19 +1005,383 @@ CRD_EXPORT INT WSASendMsg(SOCKET s, LPWSAMSG lpMsg, DWORD dwFlags, LPDWORD lpNum
 	return ws_end(&c, err, n);
 }
 
+/* ---- UDP: control-message helpers and the per-socket flow table ------------ */
+
+/*
+ * Remove every control message of @level/@type from the list of @len bytes
+ * at @buf (a list the kernel wrote: aligned, well formed), moving the rest
+ * down. A malformed tail (a cmsg_len below the header size or past the end)
+ * is cut off. Returns the new length.
+ */
+size_t crd_ws_cmsg_strip(void *buf, size_t len, int level, int type)
+{
+	unsigned char *b = buf;
+	size_t off = 0, out = 0, step;
+	WSACMSGHDR h;
+
+	while (len - off >= sizeof(h)) {
+		memcpy(&h, b + off, sizeof(h));
+		if (h.cmsg_len < sizeof(h) || h.cmsg_len > len - off)
+			break;
+		step = WSA_CMSGHDR_ALIGN(h.cmsg_len);
+		if (step > len - off)
+			step = len - off;
+		if (h.cmsg_level != level || h.cmsg_type != type) {
+			if (out != off)
+				memmove(b + out, b + off, step);
+			out += step;
+		}
+		off += step;
+	}
+	return out;
+}
+
+/*
+ * Cut the list of *@len bytes at @buf to its whole messages that fit in @cap
+ * bytes (the last one's padding may be cut, as the kernel does). Returns 1
+ * if a message was cut off (MSG_CTRUNC), else 0.
+ */
+int crd_ws_cmsg_fit(const void *buf, size_t *len, size_t cap)
+{
+	const unsigned char *b = buf;
+	size_t off = 0, step;
+	int cut = 0;
+	WSACMSGHDR h;
+
+	if (*len <= cap)
+		return 0;
+	while (*len - off >= sizeof(h)) {
+		memcpy(&h, b + off, sizeof(h));
+		if (h.cmsg_len < sizeof(h) || h.cmsg_len > *len - off)
+			break;
+		if (off >= cap || h.cmsg_len > cap - off) {
+			cut = 1;
+			break;
+		}
+		step = WSA_CMSGHDR_ALIGN(h.cmsg_len);
+		if (step > cap - off)
+			step = cap - off;
+		off += step;
+	}
+	*len = off;
+	return cut;
+}
+
+/*
+ * Append a control message @level/@type with @n data bytes from @data at
+ * offset *@len of @buf (@cap bytes of room), in Windows' layout: header,
+ * data at WSA_CMSG_DATA, cmsg_len = WSA_CMSG_LEN(n), *@len grown by
+ * WSA_CMSG_SPACE(n) (or to @cap, when only the last padding does not fit).
+ * *@len is first rounded up to the header alignment. Returns 0, or -1 with
+ * nothing written if the message does not fit.
+ */
+int crd_ws_cmsg_append(void *buf, size_t *len, size_t cap, int level, int type,
+		       const void *data, size_t n)
+{
+	unsigned char *b = buf;
+	size_t at = WSA_CMSGHDR_ALIGN(*len), need = WSA_CMSG_LEN(n);
+	WSACMSGHDR h;
+
+	if (at < *len || at > cap || n > cap || need > cap - at)
+		return -1;
+	memset(&h, 0, sizeof(h));
+	h.cmsg_len = need;
+	h.cmsg_level = level;
+	h.cmsg_type = type;
+	memset(b + *len, 0, at - *len);
+	memcpy(b + at, &h, sizeof(h));
+	memset(b + at + sizeof(h), 0, WSA_CMSG_LEN(0) - sizeof(h));
+	if (n)
+		memcpy(b + at + WSA_CMSG_LEN(0), data, n);
+	need = WSA_CMSG_SPACE(n) < cap - at ? WSA_CMSG_SPACE(n) : cap - at;
+	memset(b + at + WSA_CMSG_LEN(n), 0, need - WSA_CMSG_LEN(n));
+	*len = at + need;
+	return 0;
+}
+
+/*
+ * What WSARecvMsg remembers per socket: CRD_WS_SOCKETS sockets, each with
+ * the last CRD_WS_FLOWS flow handles it has reported, both least recently
+ * used out. A socket is (descriptor, inode number): a descriptor closed and
+ * reused for another socket is another socket, with nothing remembered
+ * (closesocket() also forgets it at once). A forgotten flow (evicted, or its
+ * socket evicted) gets the records and context again on its next datagram;
+ * a proxy sees that as a new flow. The handle table of a socket is
+ * allocated the first time it has a handle to remember.
+ */
+struct ws_flow {
+	uint32_t handle;
+	uint32_t stamp;
+};
+
+struct ws_sock {
+	int fd;                 /* -1: free */
+	uint64_t ino;
+	uint64_t stamp;
+	int family;             /* AF_INET/AF_INET6 for a UDP socket, else 0 */
+	int user_mark;          /* SO_RCVMARK was on before we looked */
+	uint32_t clock;
+	struct ws_flow *flows;  /* CRD_WS_FLOWS, or NULL */
+};
+
+static struct ws_sock ws_socks[CRD_WS_SOCKETS];
+static uint64_t ws_socks_clock;
+static int ws_socks_ready;
+static pthread_mutex_t ws_socks_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Under ws_socks_lock: the entry of (@fd, @ino), made if @make (LRU victim). */
+static struct ws_sock *ws_sock_find(int fd, uint64_t ino, int make, int *made)
+{
+	struct ws_sock *e, *victim = NULL;
+	int i;
+
+	if (!ws_socks_ready) {
+		for (i = 0; i < CRD_WS_SOCKETS; i++)
+			ws_socks[i].fd = -1;
+		ws_socks_ready = 1;
+	}
+	*made = 0;
+	for (i = 0; i < CRD_WS_SOCKETS; i++) {
+		e = &ws_socks[i];
+		if (e->fd == fd && e->ino == ino) {
+			e->stamp = ++ws_socks_clock;
+			return e;
+		}
+		if (!victim || (victim->fd >= 0 && (e->fd < 0 || e->stamp < victim->stamp)))
+			victim = e;
+	}
+	if (!make)
+		return NULL;
+	free(victim->flows);
+	memset(victim, 0, sizeof(*victim));
+	victim->fd = fd;
+	victim->ino = ino;
+	victim->stamp = ++ws_socks_clock;
+	*made = 1;
+	return victim;
+}
+
+/*
+ * Under ws_socks_lock: whether @handle is new on @e (1) or already reported
+ * (0). With @remember a new handle is remembered (evicting the least
+ * recently used) and a known one refreshed. Without memory for the table,
+ * every datagram counts as new (records again rather than never).
+ */
+static int ws_flow_first(struct ws_sock *e, uint32_t handle, int remember)
+{
+	struct ws_flow *f, *victim = NULL;
+	int i;
+
+	if (!e->flows) {
+		if (!remember)
+			return 1;
+		e->flows = calloc(CRD_WS_FLOWS, sizeof(*e->flows));
+		if (!e->flows)
+			return 1;
+	}
+	for (i = 0; i < CRD_WS_FLOWS; i++) {
+		f = &e->flows[i];
+		if (f->handle == handle) {
+			if (remember)
+				f->stamp = ++e->clock;
+			return 0;
+		}
+		if (!victim || (victim->handle && (!f->handle || f->stamp < victim->stamp)))
+			victim = f;
+	}
+	if (remember) {
+		victim->handle = handle;
+		victim->stamp = ++e->clock;
+	}
+	return 1;
+}
+
+/* Under ws_socks_lock: forget @handle on @e (its messages did not fit). */
+static void ws_flow_unsee(struct ws_sock *e, uint32_t handle)
+{
+	int i;
+
+	for (i = 0; e->flows && i < CRD_WS_FLOWS; i++)
+		if (e->flows[i].handle == handle)
+			e->flows[i].handle = 0;
+}
+
+/*
+ * crd_ws_flow_first - the flow table on its own (for the tests): 1 if
+ * @handle (not 0) is new on socket (@fd, @ino), remembering it if
+ * @remember, else 0.
+ */
+int crd_ws_flow_first(int fd, uint64_t ino, uint32_t handle, int remember)
+{
+	struct ws_sock *e;
+	int made, r = 1;
+
+	if (!handle)
+		return 0;
+	pthread_mutex_lock(&ws_socks_lock);
+	e = ws_sock_find(fd, ino, remember, &made);
+	if (e)
+		r = ws_flow_first(e, handle, remember);
+	pthread_mutex_unlock(&ws_socks_lock);
+	return r;
+}
+
+/* crd_ws_flow_forget - forget everything about descriptor @fd. */
+void crd_ws_flow_forget(int fd)
+{
+	int i;
+
+	pthread_mutex_lock(&ws_socks_lock);
+	for (i = 0; ws_socks_ready && i < CRD_WS_SOCKETS; i++) {
+		if (ws_socks[i].fd != fd)
+			continue;
+		free(ws_socks[i].flows);
+		memset(&ws_socks[i], 0, sizeof(ws_socks[i]));
+		ws_socks[i].fd = -1;
+	}
+	pthread_mutex_unlock(&ws_socks_lock);
+}
+
+/*
+ * The receive set-up of socket @s (inode @ino): for an IPv4/IPv6 datagram
+ * socket, SO_RCVMARK is turned on (once, the first time this socket is
+ * seen; whether the caller had it on is remembered) and its family is
+ * returned; 0 for every other socket. *@user_mark: the caller wants SO_MARK
+ * messages.
+ */
+static int ws_udp_setup(SOCKET s, uint64_t ino, int *user_mark)
+{
+	struct ws_sock *e;
+	int made, dom = 0, type = 0, on = 0, one = 1, family = 0;
+
+	*user_mark = 1;
+	pthread_mutex_lock(&ws_socks_lock);
+	e = ws_sock_find(s, ino, 1, &made);
+	if (made) {
+		if (!ws_sockopt_int(s, SO_DOMAIN, &dom) && !ws_sockopt_int(s, SO_TYPE, &type) &&
+		    (dom == AF_INET || dom == AF_INET6) && type == SOCK_DGRAM &&
+		    !ws_sockopt_int(s, SO_RCVMARK, &on)) {
+			e->user_mark = on;
+			if (on || !setsockopt(s, SOL_SOCKET, SO_RCVMARK, &one, sizeof(one)))
+				e->family = dom;
+		}
+	}
+	family = e->family;
+	*user_mark = e->user_mark;
+	pthread_mutex_unlock(&ws_socks_lock);
+	return family;
+}
+
 /*
  * UDP, inward: on the first datagram of a redirected flow, a proxy gets the
  * records and its context as IP_WFP_REDIRECT_RECORDS and
- * IP_WFP_REDIRECT_CONTEXT control messages (IPV6_* on an IPv6 socket). This
- * is where connredir's UDP API is asked for them, once it has one: append
- * both after the kernel's messages (@m->Control.len bytes used so far, @cap
- * bytes of room in all), grow Control.len, and set MSG_CTRUNC in dwFlags if
- * they do not fit. The datagram's source is in @m->name when the caller
- * asked for it. Nothing to add yet.
+ * IP_WFP_REDIRECT_CONTEXT control messages (IPV6_* on an IPv6 socket),
+ * appended after the kernel's messages in @buf (*@len bytes used so far,
+ * @cap bytes of room in all). Returns MSG_CTRUNC if they do not fit (the
+ * flow is then not remembered: the next datagram brings them again), else 0.
+ * Without @remember (MSG_PEEK) the flow stays new.
  */
-static int ws_recv_redirect_cmsgs(SOCKET s, LPWSAMSG m, size_t cap)
+static int ws_recv_redirect_cmsgs(SOCKET s, uint64_t ino, int family, uint32_t handle,
+				  int remember, unsigned char *buf, size_t *len, size_t cap)
 {
+	int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	struct connredir_context ctx;
+	unsigned char blob[CONNREDIR_RECORDS_MAX];
+	size_t blen = 0, at = *len;
+	struct ws_sock *e;
+	int made, first, rr, rc, trunc = 0;
+
+	pthread_mutex_lock(&ws_socks_lock);
+	e = ws_sock_find(s, ino, 1, &made);
+	first = ws_flow_first(e, handle, remember);
+	pthread_mutex_unlock(&ws_socks_lock);
+	if (!first)
+		return 0;
+	/* Either may be missing: the flow ended, or the context is another service's. */
+	rr = connredir_udp_query_records(s, handle, blob, sizeof(blob), &blen);
+	rc = connredir_udp_query_context(s, handle, &ctx);
+	if (!rr && crd_ws_cmsg_append(buf, len, cap, level, IP_WFP_REDIRECT_RECORDS, blob, blen))
+		trunc = 1;
+	if (!trunc && !rc &&
+	    crd_ws_cmsg_append(buf, len, cap, level, IP_WFP_REDIRECT_CONTEXT, &ctx, sizeof(ctx)))
+		trunc = 1;
+	if (trunc) {
+		*len = at;   /* both or neither */
+		if (remember) {
+			pthread_mutex_lock(&ws_socks_lock);
+			e = ws_sock_find(s, ino, 0, &made);
+			if (e)
+				ws_flow_unsee(e, handle);
+			pthread_mutex_unlock(&ws_socks_lock);
+		}
+		return MSG_CTRUNC;
+	}
 	return 0;
+}
+
+/* Control room added for the kernel's SO_MARK message, which we strip. */
+#define WS_MARK_ROOM CMSG_SPACE(sizeof(uint32_t))
+#define WS_RECV_STACK 2048
+
+/*
+ * recvmsg(2) on an IPv4/IPv6 datagram socket: into our own control buffer
+ * with room for the SO_MARK message, which is read for the flow handle and
+ * taken out unless the caller turned SO_RCVMARK on; then the WFP messages on
+ * a flow's first datagram; then the list is copied to the caller's buffer
+ * (through the kernel: a bad Control.buf is WSAEFAULT, the datagram is
+ * consumed). Returns 0 or a Winsock error; *@n the bytes.
+ */
+static int ws_recv_udp(SOCKET s, uint64_t ino, int family, int user_mark, LPWSAMSG m,
+		       struct msghdr *mh, DWORD *n)
+{
+	size_t cap = m->Control.len, room, used;
+	unsigned char small[WS_RECV_STACK], *cbuf = small;
+	struct cmsghdr *c;
+	uint32_t mark = 0;
+	int in_flags = (int)m->dwFlags, flags, err = 0;
+	ssize_t r;
+
+	if (cap > WS_CONTROL_MAX)
+		cap = WS_CONTROL_MAX;
+	room = cap + WS_MARK_ROOM;
+	if (room > sizeof(small)) {
+		cbuf = malloc(room);
+		if (!cbuf)
+			return WSAENOBUFS;
+	}
+	mh->msg_control = cbuf;
+	mh->msg_controllen = room;
+	r = recvmsg(s, mh, in_flags);
+	if (r < 0) {
+		err = ws_from_errno(errno);
+		goto out;
+	}
+	*n = (DWORD)r;
+	flags = mh->msg_flags;
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_MARK &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(mark)))
+			memcpy(&mark, CMSG_DATA(c), sizeof(mark));
+	used = mh->msg_controllen;
+	if (!user_mark)
+		used = crd_ws_cmsg_strip(cbuf, used, SOL_SOCKET, SO_MARK);
+	if (crd_ws_cmsg_fit(cbuf, &used, cap))
+		flags |= MSG_CTRUNC;
+	if (CONNREDIR_MARK_HANDLE(mark))
+		flags |= ws_recv_redirect_cmsgs(s, ino, family, CONNREDIR_MARK_HANDLE(mark),
+						!(in_flags & MSG_PEEK), cbuf, &used, cap);
+	if (used)
+		err = ws_copy(m->Control.buf, cbuf, used, 1);
+	if (!err) {
+		if (m->name)
+			m->namelen = (INT)mh->msg_namelen;
+		m->Control.len = (ULONG)used;
+		m->dwFlags = (ULONG)flags;
+	}
+out:
+	if (cbuf != small)
+		free(cbuf);
+	return err;
 }
 
 static INT ws_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
@@ -997,20 +1391,23 @@ static INT ws_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
 	struct iovec small[WS_IOV_STACK], *heap = NULL;
 	struct ws_call c;
 	struct msghdr mh;
+	uint64_t ino = 0;
 	size_t cap;
 	ssize_t r;
 	DWORD n = 0;
-	int err;
+	int err, udp, user_mark;
 
 	ws_begin(&c, lpdwNumberOfBytesRecvd, lpOverlapped, lpCompletionRoutine);
-	err = ws_socket(s);
+	err = ws_socket_ino(s, &ino);
 	if (!err)
 		err = c.fault;
 	if (!err && !lpMsg)
 		err = WSAEFAULT;
 	if (!err)
 		err = ws_msghdr(lpMsg, &mh, small, &heap);
-	if (!err) {
+	if (!err && (udp = ws_udp_setup(s, ino, &user_mark)))
+		err = ws_recv_udp(s, ino, udp, user_mark, lpMsg, &mh, &n);
+	else if (!err) {
 		cap = lpMsg->Control.len;
 		mh.msg_control = cap ? lpMsg->Control.buf : NULL;
 		mh.msg_controllen = cap;
@@ -1023,7 +1420,6 @@ static INT ws_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
 				lpMsg->namelen = (INT)mh.msg_namelen;
 			lpMsg->Control.len = (ULONG)mh.msg_controllen;
 			lpMsg->dwFlags = (ULONG)mh.msg_flags;
-			err = ws_recv_redirect_cmsgs(s, lpMsg, cap);
 		}
 	}
 	free(heap);

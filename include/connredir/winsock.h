@@ -461,8 +461,11 @@ BOOL WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped, LPDWORD lpcb
  * MSG_NOSIGNAL is always added: Winsock raises no SIGPIPE). The control
  * messages in lpMsg->Control pass to the kernel unchanged, except the WFP
  * ones: IP_WFP_REDIRECT_RECORDS (IPPROTO_IP or IPPROTO_IPV6) is taken out
- * for connredir (not supported yet: WSAEOPNOTSUPP) and a context is never
- * sent (WSAEINVAL). *@lpNumberOfBytesSent = the bytes sent. Returns 0, or
+ * and set on the socket (an IPv4/IPv6 datagram socket: else WSAEOPNOTSUPP,
+ * or WSAEINVAL for TCP; 1..1024 bytes) with connredir_set_records() before
+ * the send; a blob the kernel refuses fails the send with the error
+ * SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS gives, nothing sent. A context
+ * is never sent (WSAEINVAL). *@lpNumberOfBytesSent = the bytes sent. Returns 0, or
  * SOCKET_ERROR with: WSAENOTSOCK; WSAEFAULT (@lpMsg NULL, lpBuffers NULL
  * with a count, Control.buf NULL with a length, @lpNumberOfBytesSent NULL
  * without @lpOverlapped, or a buffer the kernel finds bad); WSAEINVAL (a
@@ -485,6 +488,13 @@ INT WSASendMsg(SOCKET s, LPWSAMSG lpMsg, DWORD dwFlags, LPDWORD lpNumberOfBytesS
  * and *@lpdwNumberOfBytesRecvd = the bytes received. Errors as WSASendMsg's,
  * and recvmsg's errno in Winsock terms (WSAEWOULDBLOCK on a non-blocking
  * socket with nothing to read: there is no pending state).
+ * UDP (IPv4/IPv6 datagram sockets): SO_RCVMARK is turned on the first time,
+ * its SO_MARK message taken out unless the caller had it on; on the first
+ * datagram of each redirected flow IP(V6)_WFP_REDIRECT_RECORDS and
+ * IP(V6)_WFP_REDIRECT_CONTEXT (a struct connredir_context) are appended,
+ * or MSG_CTRUNC set if they do not fit (they then come again). "First" is
+ * remembered per socket, bounded (256 flows x 64 sockets, LRU); see
+ * connredir-winsock(3).
  */
 
 /* ---- Events ---------------------------------------------------------------------- */
@@ -518,6 +528,22 @@ BOOL WSAResetEvent(WSAEVENT hEvent);
  */
 DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEvents, BOOL fWaitAll,
 			       DWORD dwTimeout, BOOL fAlertable);
+
+#ifdef CONNREDIR_WINSOCK_INTERNAL
+/*
+ * Not part of the API (no exported symbol): the pieces of WSARecvMsg's UDP
+ * handling the library's own unit tests and fuzz target call directly
+ * (static link). See lib/winsock.c.
+ */
+#define CRD_WS_SOCKETS 64     /* sockets WSARecvMsg remembers flows of */
+#define CRD_WS_FLOWS 256      /* flows remembered per socket */
+size_t crd_ws_cmsg_strip(void *buf, size_t len, int level, int type);
+int crd_ws_cmsg_fit(const void *buf, size_t *len, size_t cap);
+int crd_ws_cmsg_append(void *buf, size_t *len, size_t cap, int level, int type,
+		       const void *data, size_t n);
+int crd_ws_flow_first(int fd, uint64_t ino, uint32_t handle, int remember);
+void crd_ws_flow_forget(int fd);
+#endif
 
 #ifdef __cplusplus
 }

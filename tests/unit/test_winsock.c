@@ -26,8 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#define CONNREDIR_WINSOCK_INTERNAL   /* the UDP helpers, linked statically */
 #include <connredir/winsock.h>
 #include "unit.h"
+
+#ifndef SO_RCVMARK
+#define SO_RCVMARK 75
+#endif
 
 #define QREC SIO_QUERY_WFP_CONNECTION_REDIRECT_RECORDS
 #define QCTX SIO_QUERY_WFP_CONNECTION_REDIRECT_CONTEXT
@@ -873,6 +878,250 @@ static void test_misc(void)
 	close(p[1]);
 }
 
+/* One control message at @buf + *@off: level, type, data length; *@off moves on. */
+static int cmsg_at(const unsigned char *buf, size_t len, size_t *off, int *level, int *type,
+		   size_t *n)
+{
+	WSACMSGHDR h;
+
+	if (len - *off < sizeof(h))
+		return -1;
+	memcpy(&h, buf + *off, sizeof(h));
+	if (h.cmsg_len < WSA_CMSG_LEN(0) || h.cmsg_len > len - *off)
+		return -1;
+	*level = h.cmsg_level;
+	*type = h.cmsg_type;
+	*n = h.cmsg_len - WSA_CMSG_LEN(0);
+	*off += WSA_CMSG_SPACE(*n) < len - *off ? WSA_CMSG_SPACE(*n) : len - *off;
+	return 0;
+}
+
+static void test_udp_helpers(void)
+{
+	union {
+		WSACMSGHDR align;
+		unsigned char b[256];
+	} u;
+	unsigned char rec[13], ctx[120];
+	size_t len = 0, off = 0, n, l2;
+	int level, type, i, fd = 1000;
+	uint32_t mark = 0xcd000001u;
+
+	UNIT_TEST("udp_helpers");
+	memset(rec, 0xab, sizeof(rec));
+	memset(ctx, 0x5c, sizeof(ctx));
+	memset(&u, 0xee, sizeof(u));
+	/* Append: Windows layout, padded, aligned. */
+	CHECK(!crd_ws_cmsg_append(u.b, &len, sizeof(u.b), SOL_SOCKET, SO_MARK, &mark, 4) &&
+	      len == WSA_CMSG_SPACE(4), "append SO_MARK: %zu bytes", len);
+	CHECK(!crd_ws_cmsg_append(u.b, &len, sizeof(u.b), IPPROTO_IP, IP_WFP_REDIRECT_RECORDS,
+				  rec, sizeof(rec)) &&
+	      len == WSA_CMSG_SPACE(4) + WSA_CMSG_SPACE(13), "append a 13-byte records blob");
+	CHECK(cmsg_at(u.b, len, &off, &level, &type, &n) == 0 && level == SOL_SOCKET &&
+	      type == SO_MARK && n == 4, "first message read back");
+	CHECK(cmsg_at(u.b, len, &off, &level, &type, &n) == 0 && level == IPPROTO_IP &&
+	      type == IP_WFP_REDIRECT_RECORDS && n == 13 &&
+	      !memcmp(u.b + off - WSA_CMSG_SPACE(13) + WSA_CMSG_LEN(0), rec, 13) &&
+	      u.b[off - 1] == 0, "records read back, padding zeroed");
+	l2 = len;
+	CHECK(crd_ws_cmsg_append(u.b, &l2, len + WSA_CMSG_LEN(sizeof(ctx)) - 1, IPPROTO_IP,
+				 IP_WFP_REDIRECT_CONTEXT,
+				 ctx, sizeof(ctx)) == -1 && l2 == len,
+	      "append that does not fit: -1, nothing written");
+	l2 = 0;
+	CHECK(crd_ws_cmsg_append(u.b, &l2, WSA_CMSG_LEN(4), SOL_SOCKET, SO_MARK, &mark, 4) == 0 &&
+	      l2 == WSA_CMSG_LEN(4), "append with room for all but the last padding");
+	l2 = 0;
+	CHECK(crd_ws_cmsg_append(u.b, &l2, 0, SOL_SOCKET, SO_MARK, &mark, 0) == -1 && l2 == 0,
+	      "append into no room: -1");
+
+	/* Strip: the SO_MARK message goes, the rest moves down. */
+	len = 0;
+	crd_ws_cmsg_append(u.b, &len, sizeof(u.b), IPPROTO_IP, IP_PKTINFO, rec, 12);
+	crd_ws_cmsg_append(u.b, &len, sizeof(u.b), SOL_SOCKET, SO_MARK, &mark, 4);
+	crd_ws_cmsg_append(u.b, &len, sizeof(u.b), IPPROTO_IP, IP_TTL, &i, 4);
+	n = crd_ws_cmsg_strip(u.b, len, SOL_SOCKET, SO_MARK);
+	CHECK(n == WSA_CMSG_SPACE(12) + WSA_CMSG_SPACE(4), "strip SO_MARK: %zu bytes left", n);
+	off = 0;
+	CHECK(!cmsg_at(u.b, n, &off, &level, &type, &l2) && type == IP_PKTINFO &&
+	      !cmsg_at(u.b, n, &off, &level, &type, &l2) && type == IP_TTL && off == n,
+	      "strip keeps IP_PKTINFO and IP_TTL in order");
+	CHECK(crd_ws_cmsg_strip(u.b, n, SOL_SOCKET, SO_MARK) == n, "strip with nothing to strip");
+	CHECK(crd_ws_cmsg_strip(u.b, 7, SOL_SOCKET, SO_MARK) == 0, "strip of a short tail: 0");
+	/* Fit: whole messages within the caller's room. */
+	l2 = n;
+	CHECK(crd_ws_cmsg_fit(u.b, &l2, n) == 0 && l2 == n, "fit: all fit");
+	l2 = n;
+	CHECK(crd_ws_cmsg_fit(u.b, &l2, n - 1) == 0 && l2 == n - 1,
+	      "fit: only the last padding cut: no MSG_CTRUNC (%zu)", l2);
+	l2 = n;
+	CHECK(crd_ws_cmsg_fit(u.b, &l2, n - 5) == 1 && l2 == WSA_CMSG_SPACE(12),
+	      "fit: the last message cut off (%zu)", l2);
+	l2 = n;
+	CHECK(crd_ws_cmsg_fit(u.b, &l2, 8) == 1 && l2 == 0, "fit: not even a header");
+
+	/* The flow table: new once, LRU bounded, forgotten with the socket. */
+	CHECK(crd_ws_flow_first(fd, 1, 7, 1) == 1, "flow 7: first");
+	CHECK(crd_ws_flow_first(fd, 1, 7, 1) == 0, "flow 7: then known");
+	CHECK(crd_ws_flow_first(fd, 1, 0, 1) == 0, "handle 0 (not redirected): never first");
+	CHECK(crd_ws_flow_first(fd, 2, 7, 1) == 1, "same descriptor, another inode: first again");
+	CHECK(crd_ws_flow_first(fd, 1, 8, 0) == 1 && crd_ws_flow_first(fd, 1, 8, 0) == 1,
+	      "without remember (MSG_PEEK) a flow stays new");
+	for (i = 0; i < CRD_WS_FLOWS; i++)
+		crd_ws_flow_first(fd + 1, 1, 100 + i, 1);
+	crd_ws_flow_first(fd + 1, 1, 100, 1);                /* 100 most recent */
+	CHECK(crd_ws_flow_first(fd + 1, 1, 5000, 1) == 1, "a flow past the bound: first");
+	CHECK(crd_ws_flow_first(fd + 1, 1, 100, 1) == 0, "the most recently used stays");
+	CHECK(crd_ws_flow_first(fd + 1, 1, 101, 1) == 1, "the least recently used was evicted");
+	crd_ws_flow_forget(fd);
+	CHECK(crd_ws_flow_first(fd, 2, 7, 1) == 1, "forget: the descriptor's flows are gone");
+	for (i = 0; i < CRD_WS_SOCKETS + 1; i++)
+		crd_ws_flow_first(2000 + i, 1, 9, 1);
+	CHECK(crd_ws_flow_first(2000, 1, 9, 1) == 1, "sockets past the bound: the oldest forgotten");
+	CHECK(crd_ws_flow_first(2000 + CRD_WS_SOCKETS, 1, 9, 1) == 0, "the newest remembered");
+	for (i = 0; i < CRD_WS_SOCKETS + 1; i++)
+		crd_ws_flow_forget(2000 + i);
+	crd_ws_flow_forget(fd);
+	crd_ws_flow_forget(fd + 1);
+}
+
+/* WSARecvMsg/WSASendMsg on UDP sockets (network namespace, not attached). */
+static void test_udp_msg(void)
+{
+	GUID rid = WSAID_WSARECVMSG;
+	LPFN_WSARECVMSG WSARecvMsg = NULL;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	union {
+		WSACMSGHDR align;
+		char b[512];
+	} ctl;
+	char data[16] = "udp", rdata[16], blob[CONNREDIR_RECORDS_MAX + 1];
+	WSABUF wb = { .len = 3, .buf = data }, rb = { .len = sizeof(rdata), .buf = rdata };
+	WSAMSG m, rm;
+	LPWSACMSGHDR c;
+	DWORD bytes = 0, got = 0, sent = 0;
+	int r, s, tcp, one = 1, on = 0, mark_seen = 0, pktinfo = 0, rc;
+	socklen_t ol = sizeof(on);
+
+	UNIT_TEST("udp_msg");
+	r = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	tcp = socket(AF_INET, SOCK_STREAM, 0);
+	if (!CHECK(r >= 0 && s >= 0 && tcp >= 0 && !bind(r, (struct sockaddr *)&a, sizeof(a)) &&
+		   !getsockname(r, (struct sockaddr *)&a, &al), "UDP sockets on loopback"))
+		return;
+	WSAIoctl(r, SIO_GET_EXTENSION_FUNCTION_POINTER, &rid, sizeof(rid), &WSARecvMsg,
+		 sizeof(WSARecvMsg), &bytes, NULL, NULL);
+	if (!CHECK(WSARecvMsg != NULL, "WSARecvMsg through its GUID"))
+		return;
+	setsockopt(r, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+
+	memset(&m, 0, sizeof(m));
+	m.name = (LPSOCKADDR)&a;
+	m.namelen = sizeof(a);
+	m.lpBuffers = &wb;
+	m.dwBufferCount = 1;
+	rc = WSASendMsg(s, &m, 0, &sent, NULL, NULL);
+	CHECK(rc == 0 && sent == 3, "WSASendMsg over UDP, no control");
+
+	memset(&rm, 0, sizeof(rm));
+	rm.lpBuffers = &rb;
+	rm.dwBufferCount = 1;
+	rm.Control.buf = ctl.b;
+	rm.Control.len = sizeof(ctl.b);
+	rc = WSARecvMsg(r, &rm, &got, NULL, NULL);
+	for (c = WSA_CMSG_FIRSTHDR(&rm); c; c = WSA_CMSG_NXTHDR(&rm, c)) {
+		mark_seen |= c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_MARK;
+		pktinfo |= c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO;
+	}
+	CHECK(rc == 0 && got == 3 && pktinfo && !mark_seen &&
+	      rm.Control.len == WSA_CMSG_SPACE(sizeof(struct in_pktinfo)) && rm.dwFlags == 0,
+	      "WSARecvMsg: IP_PKTINFO kept, SO_MARK not asked for, not delivered (Control.len %u)",
+	      (unsigned)rm.Control.len);
+	CHECK(!getsockopt(r, SOL_SOCKET, SO_RCVMARK, &on, &ol) && on == 1,
+	      "WSARecvMsg turned SO_RCVMARK on");
+
+	/* Room for IP_PKTINFO only: the hidden SO_MARK does not cause MSG_CTRUNC. */
+	WSASendMsg(s, &m, 0, &sent, NULL, NULL);
+	rm.Control.len = WSA_CMSG_SPACE(sizeof(struct in_pktinfo));
+	rm.dwFlags = 0;
+	rc = WSARecvMsg(r, &rm, &got, NULL, NULL);
+	CHECK(rc == 0 && !(rm.dwFlags & MSG_CTRUNC) &&
+	      rm.Control.len == WSA_CMSG_SPACE(sizeof(struct in_pktinfo)),
+	      "exact room for IP_PKTINFO: no MSG_CTRUNC");
+	WSASendMsg(s, &m, 0, &sent, NULL, NULL);
+	rm.Control.len = WSA_CMSG_SPACE(sizeof(struct in_pktinfo)) - 8;
+	rm.dwFlags = 0;
+	rc = WSARecvMsg(r, &rm, &got, NULL, NULL);
+	CHECK(rc == 0 && (rm.dwFlags & MSG_CTRUNC) &&
+	      rm.Control.len <= WSA_CMSG_SPACE(sizeof(struct in_pktinfo)) - 8,
+	      "too little room for IP_PKTINFO: MSG_CTRUNC, within the room (Control.len %u)",
+	      (unsigned)rm.Control.len);
+	WSASendMsg(s, &m, 0, &sent, NULL, NULL);
+	rm.Control.buf = (char *)8;   /* not mapped */
+	rm.Control.len = sizeof(ctl.b);
+	WSASetLastError(0);
+	rc = WSARecvMsg(r, &rm, &got, NULL, NULL);
+	CHECK(rc == SOCKET_ERROR && WSAGetLastError() == WSAEFAULT, "bad Control.buf: WSAEFAULT");
+	rm.Control.buf = ctl.b;
+	WSASetLastError(0);
+	rc = WSARecvMsg(r, &rm, &got, NULL, NULL);
+	CHECK(rc == SOCKET_ERROR && WSAGetLastError() == WSAEWOULDBLOCK, "nothing left: WSAEWOULDBLOCK");
+
+	/* A caller that turned SO_RCVMARK on itself gets SO_MARK. */
+	closesocket(r);
+	r = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	a.sin_port = 0;
+	bind(r, (struct sockaddr *)&a, sizeof(a));
+	al = sizeof(a);
+	getsockname(r, (struct sockaddr *)&a, &al);
+	setsockopt(r, SOL_SOCKET, SO_RCVMARK, &one, sizeof(one));
+	WSASendMsg(s, &m, 0, &sent, NULL, NULL);
+	rm.Control.len = sizeof(ctl.b);
+	mark_seen = 0;
+	rc = WSARecvMsg(r, &rm, &got, NULL, NULL);
+	for (c = WSA_CMSG_FIRSTHDR(&rm); c; c = WSA_CMSG_NXTHDR(&rm, c))
+		mark_seen |= c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_MARK;
+	CHECK(rc == 0 && mark_seen, "SO_RCVMARK turned on by the caller: SO_MARK delivered");
+
+	/* Records on send: checked, applied, or the send fails. */
+	memset(&ctl, 0, sizeof(ctl));
+	memset(blob, 0x41, sizeof(blob));
+	m.Control.buf = ctl.b;
+	m.Control.len = WSA_CMSG_SPACE(16);
+	c = WSA_CMSG_FIRSTHDR(&m);
+	if (!CHECK(c != NULL, "a control header to fill"))
+		return;
+	c->cmsg_level = IPPROTO_IP;
+	c->cmsg_type = IP_WFP_REDIRECT_RECORDS;
+	c->cmsg_len = WSA_CMSG_LEN(16);
+	m.Control.len = WSA_CMSG_SPACE(16);
+	WSASetLastError(0);
+	rc = WSASendMsg(s, &m, 0, &sent, NULL, NULL);
+	CHECK(rc == SOCKET_ERROR && WSAGetLastError() == WSAEOPNOTSUPP,
+	      "records on a UDP socket without connredir: WSAEOPNOTSUPP");
+	rm.Control.len = sizeof(ctl.b);
+	WSASetLastError(0);
+	rc = WSARecvMsg(r, &rm, &got, NULL, NULL);
+	CHECK(rc == SOCKET_ERROR && WSAGetLastError() == WSAEWOULDBLOCK,
+	      "and the datagram was not sent");
+	c->cmsg_len = WSA_CMSG_LEN(0);
+	m.Control.len = WSA_CMSG_SPACE(0);
+	WSASetLastError(0);
+	rc = WSASendMsg(s, &m, 0, &sent, NULL, NULL);
+	CHECK(rc == SOCKET_ERROR && WSAGetLastError() == WSAEINVAL, "an empty records blob: WSAEINVAL");
+	WSASetLastError(0);
+	m.name = NULL;
+	m.namelen = 0;
+	rc = WSASendMsg(tcp, &m, 0, &sent, NULL, NULL);
+	CHECK(rc == SOCKET_ERROR && WSAGetLastError() == WSAEINVAL,
+	      "records message on a TCP socket: WSAEINVAL");
+	closesocket(r);
+	closesocket(s);
+	closesocket(tcp);
+}
+
 int main(void)
 {
 	int netns = !unshare(CLONE_NEWNET) && !loopback_up();
@@ -887,9 +1136,11 @@ int main(void)
 	test_overlapped();
 	test_events();
 	test_misc();
+	test_udp_helpers();
 	if (netns) {
 		test_connected();
 		test_msg_name();
+		test_udp_msg();
 	} else {
 		printf("SKIP connected: no network namespace of our own (needs root)\n");
 	}
