@@ -58,6 +58,7 @@ PROXY_OBJS := $(PROXY_SRCS:%.c=$(B)/obj/%.o)
 PROXY      := $(if $(PROXY_SRCS),$(B)/connredir-proxy)
 
 TOOLS     := $(patsubst tests/tools/%.c,$(B)/tools/%,$(wildcard tests/tools/*.c))
+EXAMPLES  := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 UNITS     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
@@ -68,7 +69,7 @@ TEST_BPF  := $(B)/tests/foreign.bpf.o
 
 .PHONY: all deps test demo fuzz clean check-root
 .SECONDARY:
-all: deps $(CLI) $(PROXY) $(LIB_A) $(LIB_SO) $(TOOLS) $(UNITS) $(TEST_BPF)
+all: deps $(CLI) $(PROXY) $(LIB_A) $(LIB_SO) $(TOOLS) $(EXAMPLES) $(UNITS) $(TEST_BPF)
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -137,6 +138,12 @@ $(B)/tools/%: tests/tools/%.c $(LIB_A) $(PARSE_OBJ)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(LIB_A) -pthread
+
+# Examples use only the public headers and the library.
+$(B)/examples/%: examples/%.c $(LIB_A)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) -pthread
 
 $(B)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_A) $(PARSE_OBJ)
 	$(call msg,CC,$@)

@@ -672,9 +672,10 @@ static __always_inline int crd_proxy_up(struct bpf_sock_addr *ctx,
 	bpf_sk_release(l);
 	if (!o)
 		return 0;
-	if (o->claim_id)
-		return o->claim_id == svc->id;
-	/* Bound by the service's proxy identity? */
+	if (o->claim_id == svc->id)
+		return 1;
+	/* Bound by the service's proxy identity? (Also when claimed for an
+	 * earlier instance of the service, deleted and added again.) */
 	ok = 1;
 	if (svc->flags & CRD_SVC_OWNER_UID) {
 		ok = ok && o->uid == svc->owner_uid;

@@ -17,7 +17,9 @@
  *
  *   cc -o records-proxy records-proxy.c $(pkg-config --cflags --libs connredir)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* accept4 */
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

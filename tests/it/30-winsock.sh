@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 30-winsock: the Windows way (winsock.h). Two crd-wsproxy instances, proxies
+# 30-winsock: the Windows way (winsock.h). Two wfp-tcp-proxy instances, proxies
 # written as Microsoft's WFP sample is (WSAIoctl QUERY records/context on the
 # accepted socket, SET records on the outbound socket before connect), are
 # two services of a chain: curl and a C client reach the origin through
@@ -11,7 +11,7 @@
 # and replayed blobs WSAEINVAL.
 . "$(dirname "$0")/../lib.sh"
 
-WSPROXY=$TOOLS/crd-wsproxy
+WSPROXY=$BUILD/examples/wfp-tcp-proxy
 CTX_SIZE=120   # sizeof(struct connredir_context), version 1
 
 # expect_field LINE KEY VALUE WHAT: pass if KEY=VALUE in the log line.

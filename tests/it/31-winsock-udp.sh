@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 31-winsock-udp: UDP the Windows way (winsock.h). Two crd-wsudpproxy
+# 31-winsock-udp: UDP the Windows way (winsock.h). Two wfp-udp-proxy
 # instances, UDP proxies that receive with WSARecvMsg and send onward with
 # WSASendMsg, are two UDP services of a chain:
 # 1. dig asks dnsmasq through both: each proxy gets the
@@ -10,7 +10,7 @@
 #    on the first, and never the SO_MARK message the proxy did not ask for.
 . "$(dirname "$0")/../lib.sh"
 
-WSUDP=$TOOLS/crd-wsudpproxy
+WSUDP=$BUILD/examples/wfp-udp-proxy
 CTX_SIZE=120   # sizeof(struct connredir_context), version 1
 
 crd attach "$TEST_CG" >/dev/null || { fail "attach"; exit; }

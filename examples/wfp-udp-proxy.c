@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * crd-wsudpproxy - a chain-capable UDP redirect proxy written the Windows
+ * wfp-udp-proxy - a chain-capable UDP redirect proxy written the Windows
  * way: winsock.h and libc socket calls only. It receives with WSARecvMsg
  * (through SIO_GET_EXTENSION_FUNCTION_POINTER) into a 2 KiB control buffer;
  * the first datagram of a redirected flow carries IP(V6)_WFP_REDIRECT_RECORDS
@@ -12,7 +12,7 @@
  * socket (from the listening socket when the application's socket is
  * connected). Single-threaded.
  *
- *   crd-wsudpproxy --name NAME --listen ADDR:PORT [--log FILE] [--ready FILE]
+ *   wfp-udp-proxy --name NAME --listen ADDR:PORT [--log FILE] [--ready FILE]
  *                  [--idle SECONDS]
  *
  * Log lines:
@@ -279,11 +279,11 @@ int main(int argc, char **argv)
 		else if (i + 1 < argc && !strcmp(argv[i], "--idle"))
 			idle = atoi(argv[++i]);
 		else
-			return fprintf(stderr, "usage: crd-wsudpproxy --name NAME --listen ADDR:PORT "
+			return fprintf(stderr, "usage: wfp-udp-proxy --name NAME --listen ADDR:PORT "
 				       "[--log FILE] [--ready FILE] [--idle S]\n"), 2;
 	}
 	if (!listen_s || parse(listen_s, &ls, &sl))
-		return fprintf(stderr, "crd-wsudpproxy: --listen ADDR:PORT needed\n"), 2;
+		return fprintf(stderr, "wfp-udp-proxy: --listen ADDR:PORT needed\n"), 2;
 	log_out = logpath ? fopen(logpath, "a") : stdout;
 	if (!log_out)
 		return perror(logpath), 1;
@@ -291,10 +291,10 @@ int main(int argc, char **argv)
 	if (lfd != INVALID_SOCKET && ls.ss_family == AF_INET6)
 		setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (lfd == INVALID_SOCKET || bind(lfd, (LPSOCKADDR)&ls, sl))
-		return fprintf(stderr, "crd-wsudpproxy: %s: %s\n", listen_s, strerror(errno)), 1;
+		return fprintf(stderr, "wfp-udp-proxy: %s: %s\n", listen_s, strerror(errno)), 1;
 	if (WSAIoctl(lfd, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof(id), &WSARecvMsg_,
 		     sizeof(WSARecvMsg_), &bytes, NULL, NULL) == SOCKET_ERROR)
-		return fprintf(stderr, "crd-wsudpproxy: WSARecvMsg: %d\n", WSAGetLastError()), 1;
+		return fprintf(stderr, "wfp-udp-proxy: WSARecvMsg: %d\n", WSAGetLastError()), 1;
 	for (i = 0; i < MAXF; i++)
 		flows[i].fd = INVALID_SOCKET;
 	if (ready) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * crd-wsproxy - a chain-capable redirect proxy written the Windows way:
+ * wfp-tcp-proxy - a chain-capable redirect proxy written the Windows way:
  * winsock.h and libc socket calls only, as Microsoft's WFP proxy sample
  * does it. Per accepted connection it queries the redirect records and its
  * context with WSAIoctl, opens its own socket to the original destination,
@@ -8,10 +8,10 @@
  * connect(), and relays. It also tries the buffer rules and error cases on
  * the way and logs every answer, for the integration test.
  *
- *   crd-wsproxy --name NAME --listen ADDR:PORT [--log FILE] [--ready FILE]
+ *   wfp-tcp-proxy --name NAME --listen ADDR:PORT [--log FILE] [--ready FILE]
  *               [--blob-dir DIR]
- *   crd-wsproxy --local
- *   crd-wsproxy --try-set BLOBFILE [--flip OFFSET] [--connect ADDR:PORT]
+ *   wfp-tcp-proxy --local
+ *   wfp-tcp-proxy --try-set BLOBFILE [--flip OFFSET] [--connect ADDR:PORT]
  *
  * Proxy mode logs one line per accepted connection once it has connected
  * onward (or given up), each WSAIoctl answer as ERROR/BYTES (ok/64,
@@ -403,14 +403,14 @@ static int local_checks(void)
 	l = listen_on(&ss, len);
 	len = sizeof(ss);
 	if (l == INVALID_SOCKET || getsockname(l, (SOCKADDR *)&ss, &len))
-		return perror("crd-wsproxy: listen"), 1;
+		return perror("wfp-tcp-proxy: listen"), 1;
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	t = socket(AF_INET, SOCK_STREAM, 0);
 	printf("unconnected_records=%s\n", ioctl_answer(c, QREC, NULL, 0, buf, sizeof(buf)).text);
 	printf("unconnected_context=%s\n", ioctl_answer(c, QCTX, NULL, 0, buf, sizeof(buf)).text);
 	printf("set_garbage=%s\n", ioctl_answer(t, SETREC, zero, sizeof(zero), NULL, 0).text);
 	if (connect(c, (SOCKADDR *)&ss, len) == SOCKET_ERROR)
-		return perror("crd-wsproxy: connect"), 1;
+		return perror("wfp-tcp-proxy: connect"), 1;
 	a = accept(l, NULL, NULL);
 	printf("direct_accepted_size=%s\n", ioctl_answer(a, QREC, NULL, 0, NULL, 0).text);
 	printf("direct_accepted_records=%s\n", ioctl_answer(a, QREC, NULL, 0, buf, sizeof(buf)).text);
@@ -450,16 +450,16 @@ static int try_set(const char *path, long flip, const char *target)
 	FILE *f = fopen(path, "r");
 
 	if (!f)
-		return fprintf(stderr, "crd-wsproxy: %s: %s\n", path, strerror(errno)), 2;
+		return fprintf(stderr, "wfp-tcp-proxy: %s: %s\n", path, strerror(errno)), 2;
 	n = fread(blob, 1, sizeof(blob), f);
 	fclose(f);
 	if (flip >= 0 && (size_t)flip < n)
 		blob[flip] ^= 0x55;
 	if (target && parse_endpoint(target, &ss, &len))
-		return fprintf(stderr, "crd-wsproxy: --connect %s: bad endpoint\n", target), 2;
+		return fprintf(stderr, "wfp-tcp-proxy: --connect %s: bad endpoint\n", target), 2;
 	s = socket(target ? ss.ss_family : AF_INET, SOCK_STREAM, 0);
 	if (s == INVALID_SOCKET)
-		return perror("crd-wsproxy: socket"), 2;
+		return perror("wfp-tcp-proxy: socket"), 2;
 	printf("set=%s\n", ioctl_answer(s, SETREC, blob, (DWORD)n, NULL, 0).text);
 	if (target) {
 		if (connect(s, (SOCKADDR *)&ss, len) == SOCKET_ERROR) {
@@ -478,10 +478,10 @@ static int try_set(const char *path, long flip, const char *target)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: crd-wsproxy --name NAME --listen ADDR:PORT [--log FILE] [--ready FILE]\n"
+	fprintf(f, "Usage: wfp-tcp-proxy --name NAME --listen ADDR:PORT [--log FILE] [--ready FILE]\n"
 		"                   [--blob-dir DIR]\n"
-		"       crd-wsproxy --local\n"
-		"       crd-wsproxy --try-set BLOBFILE [--flip OFFSET] [--connect ADDR:PORT]\n");
+		"       wfp-tcp-proxy --local\n"
+		"       wfp-tcp-proxy --try-set BLOBFILE [--flip OFFSET] [--connect ADDR:PORT]\n");
 }
 
 int main(int argc, char **argv)
@@ -498,7 +498,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if (WSAStartup(MAKEWORD(2, 2), &wsa))
-		return fprintf(stderr, "crd-wsproxy: WSAStartup failed\n"), 1;
+		return fprintf(stderr, "wfp-tcp-proxy: WSAStartup failed\n"), 1;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -532,14 +532,14 @@ int main(int argc, char **argv)
 	if (!listen_text)
 		return usage(stderr), 2;
 	if (parse_endpoint(listen_text, &ss, &len))
-		return fprintf(stderr, "crd-wsproxy: --listen %s: bad endpoint\n", listen_text), 2;
+		return fprintf(stderr, "wfp-tcp-proxy: --listen %s: bad endpoint\n", listen_text), 2;
 	l = listen_on(&ss, len);
 	if (l == INVALID_SOCKET)
-		return fprintf(stderr, "crd-wsproxy: listen %s: error %d\n", listen_text,
+		return fprintf(stderr, "wfp-tcp-proxy: listen %s: error %d\n", listen_text,
 			       WSAGetLastError()), 1;
 	log_out = log_path ? fopen(log_path, "a") : stdout;
 	if (!log_out)
-		return fprintf(stderr, "crd-wsproxy: --log %s: %s\n", log_path, strerror(errno)), 1;
+		return fprintf(stderr, "wfp-tcp-proxy: --log %s: %s\n", log_path, strerror(errno)), 1;
 	if (ready) {
 		FILE *f = fopen(ready, "w");
 
@@ -555,7 +555,7 @@ int main(int argc, char **argv)
 
 			if (e == WSAEINTR || e == WSAECONNABORTED || e == WSAEMFILE)
 				continue;
-			fprintf(stderr, "crd-wsproxy: accept: error %d\n", e);
+			fprintf(stderr, "wfp-tcp-proxy: accept: error %d\n", e);
 			return 1;
 		}
 		if (pthread_create(&t, NULL, serve, (void *)(intptr_t)s)) {
