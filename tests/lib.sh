@@ -172,3 +172,29 @@ stat_counter() {
 	crd status --json | sed -n 's/.*"counters":{\([^}]*\)}.*/\1/p' | tr ',' '\n' |
 		sed -n "s/^\"$1\":\([0-9]*\)$/\1/p"
 }
+
+# ---- connredir-proxy helpers (tests 2x) ------------------------------------
+
+PROXY=$BUILD/connredir-proxy
+
+# start_cproxy CGROUP NAME ARGS...: connredir-proxy in CGROUP, logging to
+# $WORK/NAME.log, stderr in $WORK/NAME.err; waits for one "listening on" line
+# per --listen. Sets PX_PID.
+start_cproxy() { # CGROUP NAME ARGS...
+	local cg=$1 name=$2 i n
+	shift 2
+	n=$(grep -o -- '--listen' <<<"$*" | wc -l)
+	bg "$cg" "$PROXY" --log "$WORK/$name.log" "$@" 2>"$WORK/$name.err"
+	PX_PID=$BG_PID
+	for ((i = 0; i < 200; i++)); do
+		[ "$(grep -c 'listening on' "$WORK/$name.err" 2>/dev/null)" -ge "$n" ] && return 0
+		kill -0 "$PX_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "proxy $name did not start: $(cat "$WORK/$name.err")"
+	return 1
+}
+
+# jf JSON KEY: the value of KEY in a flat JSON log line (string, array body or
+# bare value).
+jf() { sed -n "s/.*\"$2\":\(\"\([^\"]*\)\"\|\[\([^]]*\)\]\|\([^,}]*\)\).*/\2\3\4/p" <<<"$1"; }

@@ -30,7 +30,6 @@ start_cproxy() {
 }
 # jf LINE KEY: the value of KEY in a flat JSON log line (strings unquoted,
 # arrays as "a,b").
-jf() { sed -n "s/.*\"$2\":\(\"\([^\"]*\)\"\|\[\([^]]*\)\]\|\([^,}]*\)\).*/\2\3\4/p" <<<"$1"; }
 json_ok() { python3 -c 'import json,sys
 for l in open(sys.argv[1]): json.loads(l)' "$1"; }
 id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }

@@ -10,22 +10,6 @@ PROXY=$BUILD/connredir-proxy
 command -v python3 >/dev/null || { fail "python3 is needed"; exit; }
 command -v openssl >/dev/null || { fail "openssl is needed"; exit; }
 
-start_cproxy() { # CGROUP NAME ARGS...
-	local cg=$1 name=$2 i n
-	shift 2
-	n=$(grep -o -- '--listen' <<<"$*" | wc -l)
-	bg "$cg" "$PROXY" --log "$WORK/$name.log" "$@" 2>"$WORK/$name.err"
-	PX_PID=$BG_PID
-	for ((i = 0; i < 200; i++)); do
-		[ "$(grep -c 'listening on' "$WORK/$name.err" 2>/dev/null)" -ge "$n" ] && return 0
-		kill -0 "$PX_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	fail "proxy $name did not start: $(cat "$WORK/$name.err")"
-	return 1
-}
-jf() { sed -n "s/.*\"$2\":\(\"\([^\"]*\)\"\|\[\([^]]*\)\]\|\([^,}]*\)\).*/\2\3\4/p" <<<"$1"; }
-
 # hello.py MODE SNI ALPN,...: send a hand-made ClientHello to the echo
 # origin (127.0.0.1:8443), check the echo, print "echo ok LEN".
 # MODE: pieces (7 bytes at a time, 20 ms apart), split (the handshake in

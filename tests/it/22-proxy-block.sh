@@ -11,22 +11,6 @@ PROXY=$BUILD/connredir-proxy
 [ -x "$PROXY" ] || { fail "no $PROXY (run make)"; exit; }
 command -v openssl >/dev/null || { fail "openssl is needed"; exit; }
 
-start_cproxy() { # CGROUP NAME ARGS...
-	local cg=$1 name=$2 i n
-	shift 2
-	n=$(grep -o -- '--listen' <<<"$*" | wc -l)
-	bg "$cg" "$PROXY" --log "$WORK/$name.log" "$@" 2>"$WORK/$name.err"
-	PX_PID=$BG_PID
-	for ((i = 0; i < 200; i++)); do
-		[ "$(grep -c 'listening on' "$WORK/$name.err" 2>/dev/null)" -ge "$n" ] && return 0
-		kill -0 "$PX_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	fail "proxy $name did not start: $(cat "$WORK/$name.err")"
-	return 1
-}
-jf() { sed -n "s/.*\"$2\":\(\"\([^\"]*\)\"\|\[\([^]]*\)\]\|\([^,}]*\)\).*/\2\3\4/p" <<<"$1"; }
-
 crd attach "$TEST_CG" >/dev/null || { fail "attach"; exit; }
 start_origin 127.0.0.1:8080 127.0.0.1:8081 127.0.0.2:8080 127.0.0.1:8443 127.0.0.5:8080 '[::1]:8080'
 crd service add F --proxy 127.0.0.1:15001 --proxy '[::1]:15001' --owner-cgroup pf >/dev/null

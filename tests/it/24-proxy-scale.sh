@@ -8,20 +8,6 @@
 PROXY=$BUILD/connredir-proxy
 [ -x "$PROXY" ] || { fail "no $PROXY (run make)"; exit; }
 
-start_cproxy() { # CGROUP NAME ARGS...
-	local cg=$1 name=$2 i n
-	shift 2
-	n=$(grep -o -- '--listen' <<<"$*" | wc -l)
-	bg "$cg" "$PROXY" --log "$WORK/$name.log" "$@" 2>"$WORK/$name.err"
-	PX_PID=$BG_PID
-	for ((i = 0; i < 200; i++)); do
-		[ "$(grep -c 'listening on' "$WORK/$name.err" 2>/dev/null)" -ge "$n" ] && return 0
-		kill -0 "$PX_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	fail "proxy $name did not start: $(cat "$WORK/$name.err")"
-	return 1
-}
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 # wait_fds PID N [SECONDS]: until PID has N descriptors (flows end after
 # the client's last byte: the proxy logs and closes a moment later).

@@ -8,21 +8,6 @@
 PROXY=$BUILD/connredir-proxy
 [ -x "$PROXY" ] || { fail "no $PROXY (run make)"; exit; }
 
-start_cproxy() { # CGROUP NAME ARGS...
-	local cg=$1 name=$2 i n
-	shift 2
-	n=$(grep -o -- '--listen' <<<"$*" | wc -l)
-	bg "$cg" "$PROXY" --log "$WORK/$name.log" "$@" 2>"$WORK/$name.err"
-	PX_PID=$BG_PID
-	for ((i = 0; i < 200; i++)); do
-		[ "$(grep -c 'listening on' "$WORK/$name.err" 2>/dev/null)" -ge "$n" ] && return 0
-		kill -0 "$PX_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	fail "proxy $name did not start: $(cat "$WORK/$name.err")"
-	return 1
-}
-jf() { sed -n "s/.*\"$2\":\(\"\([^\"]*\)\"\|\[\([^]]*\)\]\|\([^,}]*\)\).*/\2\3\4/p" <<<"$1"; }
 # wait_conns N: until the origin has N connections established.
 wait_conns() {
 	local i

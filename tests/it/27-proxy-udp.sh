@@ -30,7 +30,6 @@ start_cproxy() { # CGROUP NAME ARGS...
 	fail "proxy $name did not start: $(cat "$WORK/$name.err")"
 	return 1
 }
-jf() { sed -n "s/.*\"$2\":\(\"\([^\"]*\)\"\|\[\([^]]*\)\]\|\([^,}]*\)\).*/\2\3\4/p" <<<"$1"; }
 id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }
 udp_maps() { crd status --json | python3 -c '
 import json, sys
