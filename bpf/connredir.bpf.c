@@ -1590,20 +1590,34 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 }
 
 /* Drop every claim socket state @s holds (idempotent). */
-static __always_inline void crd_forget(struct crd_sk *s)
+/* Give up this socket's claim on the flow it continues (set-records). */
+static __always_inline void crd_drop_used(struct crd_sk *s)
 {
 	struct crd_flow_entry *e;
 
+	if (!s->used_token)
+		return;
+	e = crd_flow_by_token(s->used_token);
+	if (e)
+		__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0);
+	s->used_token = 0;
+}
+
+/* An accepted socket's flow entry, and its claim as an outbound socket:
+ * both end when the user closes the socket (a blob from it is stale). */
+static __always_inline void crd_drop_claims(struct crd_sk *s)
+{
 	if (s->token) {
 		bpf_map_delete_elem(&crd_flows_v1, &s->token);
 		s->token = 0;
 	}
-	if (s->used_token) {
-		e = crd_flow_by_token(s->used_token);
-		if (e)
-			__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0);
-		s->used_token = 0;
-	}
+	crd_drop_used(s);
+}
+
+/* Drop every claim socket state @s holds (idempotent), at TCP_CLOSE. */
+static __always_inline void crd_forget(struct crd_sk *s)
+{
+	crd_drop_claims(s);
 	if (s->flags & CRD_SKF_PUBLISHED) {
 		bpf_map_delete_elem(&crd_pend_v1, &s->tuple);
 		s->flags &= ~CRD_SKF_PUBLISHED;
@@ -1652,19 +1666,8 @@ int crd_sock_release(struct bpf_sock *sk)
 
 	/* The pending tuple stays until TCP_CLOSE: the proxy may not have
 	 * completed its side of the handshake yet. */
-	if (s) {
-		if (s->token) {
-			bpf_map_delete_elem(&crd_flows_v1, &s->token);
-			s->token = 0;
-		}
-		if (s->used_token) {
-			struct crd_flow_entry *e = crd_flow_by_token(s->used_token);
-
-			if (e)
-				__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0);
-			s->used_token = 0;
-		}
-	}
+	if (s)
+		crd_drop_claims(s);
 	return 1;
 }
 
@@ -2087,12 +2090,7 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 		crd_svc_refused(order, last);
 		return crd_refuse_flow(ctx, EINVAL, CRD_ST_SET_EINVAL, e);
 	}
-	if (s->used_token) {   /* drop this socket's earlier claim */
-		struct crd_flow_entry *pe = crd_flow_by_token(s->used_token);
-
-		if (pe)
-			__sync_val_compare_and_swap(&pe->consumer, s->consumer_id, 0);
-	}
+	crd_drop_used(s);   /* this socket's earlier claim, if any */
 	s->used_token = b.token;
 	s->consumer_id = claim;
 	crd_count(CRD_ST_SET_OK);
