@@ -83,6 +83,16 @@ int crd_inst_get_services(const struct crd_inst *in,
 int crd_inst_publish_order(const struct crd_inst *in,
 			   const struct crd_service svcs[CRD_MAX_SERVICES]);
 
+/*
+ * crd_inst_read_counters - what status and stats show: the configuration,
+ * the services, the live weight order (n clamped), the totals and each
+ * slot's counters. 0 or -errno.
+ */
+int crd_inst_read_counters(const struct crd_inst *in, struct crd_config *cfg,
+			   struct crd_service svcs[CRD_MAX_SERVICES], struct crd_order *order,
+			   uint64_t totals[CRD_ST_MAX],
+			   struct crd_svc_stats ss[CRD_MAX_SERVICES]);
+
 /* Sum a per-CPU counter map entry: @out gets @nvals u64 summed over CPUs. */
 int crd_inst_sum_percpu(int map_fd, uint32_t key, uint64_t *out, size_t nvals);
 

@@ -160,6 +160,32 @@ int crd_inst_publish_order(const struct crd_inst *in,
 	return crd_inst_put_config(in, &cfg);
 }
 
+int crd_inst_read_counters(const struct crd_inst *in, struct crd_config *cfg,
+			   struct crd_service svcs[CRD_MAX_SERVICES], struct crd_order *order,
+			   uint64_t totals[CRD_ST_MAX],
+			   struct crd_svc_stats ss[CRD_MAX_SERVICES])
+{
+	__u32 k;
+	int err;
+
+	err = crd_inst_get_config(in, cfg);
+	if (err)
+		return err;
+	err = crd_inst_get_services(in, svcs);
+	if (err)
+		return err;
+	k = cfg->active_order & 1;
+	if (bpf_map_lookup_elem(in->order_fd, &k, order))
+		return -errno;
+	if (order->n > CRD_MAX_SERVICES)
+		order->n = CRD_MAX_SERVICES;
+	err = crd_inst_sum_percpu(in->stats_fd, 0, totals, CRD_ST_MAX);
+	for (k = 0; !err && k < CRD_MAX_SERVICES; k++)
+		err = crd_inst_sum_percpu(in->svcst_fd, k, (uint64_t *)&ss[k],
+					  sizeof(ss[k]) / sizeof(uint64_t));
+	return err;
+}
+
 int crd_inst_sum_percpu(int map_fd, uint32_t key, uint64_t *out, size_t nvals)
 {
 	int ncpu = libbpf_num_possible_cpus();

@@ -29,7 +29,7 @@ int stats_main(int argc, char **argv)
 	struct crd_config cfg;
 	struct crd_inst in;
 	bool json = false;
-	unsigned i, k, st;
+	unsigned i, st;
 	int a, err;
 
 	for (a = 1; a < argc; a++) {
@@ -50,24 +50,12 @@ int stats_main(int argc, char **argv)
 			err == -ENOENT ? "not attached" : strerror(-err));
 		return 1;
 	}
-	err = crd_inst_get_config(&in, &cfg);
-	if (!err)
-		err = crd_inst_get_services(&in, svcs);
-	k = cfg.active_order & 1;
-	if (!err && bpf_map_lookup_elem(in.order_fd, &k, &order))
-		err = -errno;
-	if (!err)
-		err = crd_inst_sum_percpu(in.stats_fd, 0, totals, CRD_ST_MAX);
-	for (k = 0; !err && k < CRD_MAX_SERVICES; k++)
-		err = crd_inst_sum_percpu(in.svcst_fd, k, (uint64_t *)&ss[k],
-					  sizeof(ss[k]) / sizeof(uint64_t));
+	err = crd_inst_read_counters(&in, &cfg, svcs, &order, totals, ss);
 	crd_inst_close(&in);
 	if (err) {
 		crd_err("instance '%s': reading counters: %s", crd_instance, strerror(-err));
 		return 1;
 	}
-	if (order.n > CRD_MAX_SERVICES)
-		order.n = CRD_MAX_SERVICES;
 	if (json) {
 		printf("{\"services\":[");
 		for (i = 0; i < order.n; i++) {

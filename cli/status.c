@@ -57,7 +57,7 @@ int status_main(int argc, char **argv)
 	struct crd_inst in;
 	long n_pend, n_flows, n_sk, n_conn, n_uflows, n_ukey, n_urep, n_usk;
 	bool json = false;
-	__u32 k, i;
+	__u32 i;
 	int err;
 
 	for (i = 1; i < (unsigned)argc; i++) {
@@ -80,17 +80,7 @@ int status_main(int argc, char **argv)
 			strerror(-err));
 		return 1;
 	}
-	err = crd_inst_get_config(&in, &cfg);
-	if (!err)
-		err = crd_inst_get_services(&in, svcs);
-	k = cfg.active_order & 1;
-	if (!err && bpf_map_lookup_elem(in.order_fd, &k, &order))
-		err = -errno;
-	if (!err)
-		err = crd_inst_sum_percpu(in.stats_fd, 0, totals, CRD_ST_MAX);
-	for (k = 0; !err && k < CRD_MAX_SERVICES; k++)
-		err = crd_inst_sum_percpu(in.svcst_fd, k, (uint64_t *)&ss[k],
-					  sizeof(ss[k]) / sizeof(uint64_t));
+	err = crd_inst_read_counters(&in, &cfg, svcs, &order, totals, ss);
 	n_pend = crd_map_count_hash(in.pend_fd, sizeof(struct crd_tuple));
 	n_flows = crd_map_count_hash(in.flows_fd, sizeof(__u64));
 	n_sk = crd_map_count_sk_storage(in.sk_fd);
@@ -104,8 +94,6 @@ int status_main(int argc, char **argv)
 		crd_err("instance '%s': reading maps: %s", crd_instance, strerror(-err));
 		return 1;
 	}
-	if (order.n > CRD_MAX_SERVICES)
-		order.n = CRD_MAX_SERVICES;
 
 	if (json) {
 		printf("{\"instance\":");
