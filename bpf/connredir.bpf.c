@@ -5,12 +5,12 @@
  * connect4/connect6  decide, for each connect() of a SOCK_STREAM socket in
  *                    the attached subtree, which redirect service (if any)
  *                    gets the flow, rewrite the destination to its proxy and
- *                    keep the flow's records with the socket (crd_conn_v1).
+ *                    keep the flow's records with the socket (crd_conn_v2).
  * sockops            when the SYN leaves (TCP_CONNECT_CB), publish those
- *                    records under the 4-tuple (crd_pend_v1); when the proxy's
+ *                    records under the 4-tuple (crd_pend_v2); when the proxy's
  *                    side of the handshake completes (PASSIVE_ESTABLISHED_CB)
- *                    move them to the accepted socket (crd_flows_v1 + a token
- *                    in crd_sk_v1); when a socket reaches TCP_CLOSE, drop what
+ *                    move them to the accepted socket (crd_flows_v2 + a token
+ *                    in crd_sk_v2); when a socket reaches TCP_CLOSE, drop what
  *                    it owned.
  * getsockopt         answer the CONNREDIR_SOL options and SO_ORIGINAL_DST.
  * setsockopt         apply a records blob to a proxy's outbound socket.
@@ -52,56 +52,56 @@ struct {
 	__uint(max_entries, CRD_MAX_SERVICES);
 	__type(key, __u32);
 	__type(value, struct crd_service);
-} crd_svc_v1 SEC(".maps");
+} crd_svc_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct crd_config);
-} crd_cfg_v1 SEC(".maps");
+} crd_cfg_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct crd_order);
-} crd_order_v1 SEC(".maps");
+} crd_order_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct crd_stats);
-} crd_stats_v1 SEC(".maps");
+} crd_stats_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CRD_MAX_SERVICES);
 	__type(key, __u32);
 	__type(value, struct crd_svc_stats);
-} crd_svcst_v1 SEC(".maps");
+} crd_svcst_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct crd_sk);
-} crd_sk_v1 SEC(".maps");
+} crd_sk_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct crd_flow_entry);
-} crd_conn_v1 SEC(".maps");
+} crd_conn_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct crd_lsn);
-} crd_lsn_v1 SEC(".maps");
+} crd_lsn_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -109,7 +109,7 @@ struct {
 	__uint(max_entries, CRD_PEND_MAX);
 	__type(key, struct crd_tuple);
 	__type(value, struct crd_flow_entry);
-} crd_pend_v1 SEC(".maps");
+} crd_pend_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -117,7 +117,7 @@ struct {
 	__uint(max_entries, CRD_FLOWS_MAX);
 	__type(key, __u64);
 	__type(value, struct crd_flow_entry);
-} crd_flows_v1 SEC(".maps");
+} crd_flows_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -125,7 +125,7 @@ struct {
 	__uint(max_entries, CRD_UFLOWS_MAX);
 	__type(key, __u32);
 	__type(value, struct crd_uflow);
-} crd_uflows_v1 SEC(".maps");
+} crd_uflows_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -133,7 +133,7 @@ struct {
 	__uint(max_entries, CRD_UFLOWS_MAX);
 	__type(key, struct crd_ukey);
 	__type(value, __u32);
-} crd_ukey_v1 SEC(".maps");
+} crd_ukey_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -141,14 +141,28 @@ struct {
 	__uint(max_entries, CRD_UFLOWS_MAX);
 	__type(key, struct crd_urep_key);
 	__type(value, struct crd_urep);
-} crd_urep_v1 SEC(".maps");
+} crd_urep_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct crd_usk);
-} crd_usk_v1 SEC(".maps");
+} crd_usk_v2 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRD_IMPQ_MAX);
+	__type(key, struct crd_impq_key);
+	__type(value, struct crd_impq);
+} crd_impq_v2 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRD_HINT_MAX);
+	__type(key, __u64);
+	__type(value, struct crd_hint);
+} crd_hint_v2 SEC(".maps");
 
 /* Room to build a UDP flow entry (too big for the 512-byte stack). */
 struct {
@@ -156,12 +170,12 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct crd_uflow);
-} crd_scratch_v1 SEC(".maps");
+} crd_scratch_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
-} crd_events_v1 SEC(".maps");
+} crd_events_v2 SEC(".maps");
 
 /* ---- Small helpers -------------------------------------------------------- */
 
@@ -178,7 +192,7 @@ struct {
 static __always_inline void crd_count(enum crd_stat what)
 {
 	__u32 zero = 0;
-	struct crd_stats *st = bpf_map_lookup_elem(&crd_stats_v1, &zero);
+	struct crd_stats *st = bpf_map_lookup_elem(&crd_stats_v2, &zero);
 
 	if (st && what < CRD_ST_MAX)
 		st->c[what]++;
@@ -186,7 +200,7 @@ static __always_inline void crd_count(enum crd_stat what)
 
 static __always_inline struct crd_svc_stats *crd_svc_stats(__u32 slot)
 {
-	return bpf_map_lookup_elem(&crd_svcst_v1, &slot);
+	return bpf_map_lookup_elem(&crd_svcst_v2, &slot);
 }
 
 static __always_inline __u64 crd_random64(void)
@@ -276,14 +290,14 @@ static __always_inline struct crd_order *crd_live_order(struct crd_config **cfgp
 							__u32 *idxp)
 {
 	__u32 zero = 0, idx;
-	struct crd_config *cfg = bpf_map_lookup_elem(&crd_cfg_v1, &zero);
+	struct crd_config *cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
 
 	if (!cfg)
 		return NULL;
 	*cfgp = cfg;
 	idx = cfg->active_order & 1;
 	*idxp = idx;
-	return bpf_map_lookup_elem(&crd_order_v1, &idx);
+	return bpf_map_lookup_elem(&crd_order_v2, &idx);
 }
 
 /* ---- The connect decision --------------------------------------------------- */
@@ -300,7 +314,7 @@ struct crd_decide {
 	__u16 hops[CRD_MAX_HOPS]; /* history */
 	__u32 app_uid;            /* original application */
 	__u64 app_cg_anc[CRD_CG_LEVELS];
-	__u32 order_idx;          /* live crd_order_v1 entry (map value
+	__u32 order_idx;          /* live crd_order_v2 entry (map value
 				   * pointers do not survive into callbacks) */
 	__u32 self_pos;           /* self_id's place in the weight order */
 	__u32 self_implicit;      /* self_id's service is --implicit */
@@ -405,11 +419,11 @@ static long crd_decide_one(__u32 i, void *arg)
 	__u32 slot;
 	int state;
 
-	order = bpf_map_lookup_elem(&crd_order_v1, &d->order_idx);
+	order = bpf_map_lookup_elem(&crd_order_v2, &d->order_idx);
 	if (i >= CRD_MAX_SERVICES || !order)
 		return 1;
 	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
-	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
 	if (!svc || !svc->id)
 		return 0;
 	if (crd_is_listener(svc, d)) {
@@ -455,7 +469,7 @@ static long crd_decide_one(__u32 i, void *arg)
 }
 
 struct crd_owner_find {
-	__u32 order_idx;          /* live crd_order_v1 entry */
+	__u32 order_idx;          /* live crd_order_v2 entry */
 	__u32 want_id;            /* 0: any service; else only this id */
 	__u32 found_id;           /* first service whose proxy is the caller */
 	__s32 found_slot;
@@ -471,11 +485,11 @@ static long crd_owner_one(__u32 i, void *arg)
 	struct crd_order *order;
 	__u32 slot;
 
-	order = bpf_map_lookup_elem(&crd_order_v1, &f->order_idx);
+	order = bpf_map_lookup_elem(&crd_order_v2, &f->order_idx);
 	if (i >= CRD_MAX_SERVICES || !order)
 		return 1;
 	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
-	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
 	if (!svc || !svc->id)
 		return 0;
 	if (f->want_id && svc->id != f->want_id)
@@ -520,16 +534,16 @@ static __always_inline struct crd_flow_entry *crd_flow_by_token(__u64 token)
 	__u32 h;
 
 	if (!(token & CRD_TOKEN_UDP))
-		return bpf_map_lookup_elem(&crd_flows_v1, &token);
+		return bpf_map_lookup_elem(&crd_flows_v2, &token);
 	h = token & CRD_HANDLE_MASK;
-	uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
 	return uf ? &uf->e : NULL;
 }
 
 /* The history an outbound socket continues, if records were set on it. */
 static __always_inline struct crd_flow_entry *crd_continued(struct bpf_sock *sk)
 {
-	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
 	struct crd_flow_entry *e;
 
 	if (!s || !s->used_token)
@@ -582,7 +596,7 @@ static __always_inline struct crd_event *crd_event_start(const struct crd_config
 
 	if (!cfg->events_pid)
 		return NULL;
-	ev = bpf_ringbuf_reserve(&crd_events_v1, sizeof(*ev), 0);
+	ev = bpf_ringbuf_reserve(&crd_events_v2, sizeof(*ev), 0);
 	if (!ev) {
 		crd_count(CRD_ST_EVENTS_LOST);
 		return NULL;
@@ -668,7 +682,7 @@ static __always_inline int crd_proxy_up(struct bpf_sock_addr *ctx,
 	}
 	if (!l)
 		return 0;
-	o = bpf_sk_storage_get(&crd_lsn_v1, l, 0, 0);
+	o = bpf_sk_storage_get(&crd_lsn_v2, l, 0, 0);
 	bpf_sk_release(l);
 	if (!o)
 		return 0;
@@ -821,7 +835,7 @@ __noinline int crd_choose(struct bpf_sock_addr *ctx, const struct crd_flow_entry
 			return CRD_PASS;
 		}
 		slot = d->chosen;
-		svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+		svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
 		if (!svc)
 			return CRD_PASS;
 		ss = crd_svc_stats(slot);
@@ -915,10 +929,10 @@ __noinline int crd_tcp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 
 	if (!rd || !sk)
 		return CRD_PASS;
-	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
 	if (!svc)
 		return CRD_PASS;
-	fe = bpf_sk_storage_get(&crd_conn_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	fe = bpf_sk_storage_get(&crd_conn_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!fe) {
 		crd_count(CRD_ST_NO_STORAGE);
 		return CRD_PASS;
@@ -952,7 +966,7 @@ static __always_inline void crd_bind(struct bpf_sock_addr *ctx)
 
 	if ((ctx->type != SOCK_STREAM && ctx->type != SOCK_DGRAM) || !sk)
 		return;
-	l = bpf_sk_storage_get(&crd_lsn_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	l = bpf_sk_storage_get(&crd_lsn_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!l)
 		return;
 	l->uid = (__u32)bpf_get_current_uid_gid();
@@ -984,7 +998,7 @@ static __always_inline int crd_addr_eq(const __u32 a[4], const __u32 b[4])
 /* Forget UDP flow @h of application socket @cookie: both its maps. */
 static __always_inline void crd_uflow_del(__u32 h)
 {
-	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
 	struct crd_ukey k = {};
 
 	if (!uf)
@@ -993,8 +1007,8 @@ static __always_inline void crd_uflow_del(__u32 h)
 	__builtin_memcpy(k.dst, uf->e.flow.orig_dst.ip6, sizeof(k.dst));
 	k.dport_be = uf->e.flow.orig_dst_port_be;
 	if (!(uf->flags & CRD_UF_CONNECTED))
-		bpf_map_delete_elem(&crd_ukey_v1, &k);
-	bpf_map_delete_elem(&crd_uflows_v1, &h);
+		bpf_map_delete_elem(&crd_ukey_v2, &k);
+	bpf_map_delete_elem(&crd_uflows_v2, &h);
 }
 
 /* A free place for a new flow in @u; the least recently used one goes. */
@@ -1009,7 +1023,7 @@ static __always_inline int crd_usk_place(struct crd_usk *u)
 
 		if (!h)
 			return i;
-		uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+		uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
 		if (!uf)
 			return i;   /* gone already */
 		if (uf->last_ns < oldest) {
@@ -1040,7 +1054,7 @@ static __always_inline void crd_udp_note_reply(struct bpf_sock *sk, struct crd_s
 	__builtin_memcpy(r.dst, uf->e.flow.orig_dst.ip6, sizeof(r.dst));
 	r.dport_be = uf->e.flow.orig_dst_port_be;
 	r.handle = h;
-	if (bpf_map_update_elem(&crd_urep_v1, &k, &r, BPF_ANY))
+	if (bpf_map_update_elem(&crd_urep_v2, &k, &r, BPF_ANY))
 		return;
 	s->urep_cookie = k.app_cookie;
 	s->urep_port = k.port;
@@ -1112,35 +1126,35 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 	order = crd_live_order(&cfg, &oidx);
 	if (!order || !cfg || order->n == 0)
 		return CRD_PASS;
-	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
 	prev = crd_continued(sk);
 	if (prev && s && (s->used_token & CRD_TOKEN_UDP)) {
 		/* A proxy's per-flow socket answering the flow's sender. */
 		__u32 ph = s->used_token & CRD_HANDLE_MASK;
 
-		cur = bpf_map_lookup_elem(&crd_uflows_v1, &ph);
+		cur = bpf_map_lookup_elem(&crd_uflows_v2, &ph);
 		if (cur && cur->hop_src_port_be == port_be && crd_addr_eq(cur->hop_src, dst)) {
 			if (!connecting)
 				crd_udp_note_reply(sk, s, cur, ph);
 			return CRD_PASS;
 		}
 	}
-	if (!prev && bpf_sk_storage_get(&crd_lsn_v1, sk, 0, 0) &&
+	if (!prev && bpf_sk_storage_get(&crd_lsn_v2, sk, 0, 0) &&
 	    crd_caller_service(order, oidx, 0, NULL))
 		return CRD_PASS;   /* a proxy's own bound socket answering */
 
 	now = bpf_ktime_get_ns();
 	cookie = bpf_get_socket_cookie(ctx);
-	u = bpf_sk_storage_get(&crd_usk_v1, sk, 0, 0);
+	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
 	if (u && !connecting) {
 		/* A flow this socket already has: same decision, fresh use. */
 		k.app_cookie = cookie;
 		__builtin_memcpy(k.dst, dst, sizeof(k.dst));
 		k.dport_be = port_be;
-		hp = bpf_map_lookup_elem(&crd_ukey_v1, &k);
+		hp = bpf_map_lookup_elem(&crd_ukey_v2, &k);
 		if (hp) {
 			h = *hp;
-			uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+			uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
 			if (uf) {
 				uf->last_ns = now;
 				u->pending = h;
@@ -1169,12 +1183,12 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 
 	if (!rd || !sk)
 		return CRD_PASS;
-	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
 	if (!svc)
 		return CRD_PASS;
 
-	uf = bpf_map_lookup_elem(&crd_scratch_v1, &zero);
-	u = bpf_sk_storage_get(&crd_usk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	uf = bpf_map_lookup_elem(&crd_scratch_v2, &zero);
+	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!uf || !u) {
 		crd_count(CRD_ST_NO_STORAGE);
 		return CRD_PASS;
@@ -1192,7 +1206,7 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	/* This hop's sender is filled in at egress, from the packet. */
 	for (i = 0; i < 3; i++) {
 		h = bpf_get_prandom_u32() & CRD_HANDLE_MASK;
-		if (h && !bpf_map_update_elem(&crd_uflows_v1, &h, uf, BPF_NOEXIST))
+		if (h && !bpf_map_update_elem(&crd_uflows_v2, &h, uf, BPF_NOEXIST))
 			break;
 		h = 0;
 	}
@@ -1210,7 +1224,7 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 		k.app_cookie = cookie;
 		__builtin_memcpy(k.dst, rd->dst.ip6, sizeof(k.dst));
 		k.dport_be = rd->port_be;
-		bpf_map_update_elem(&crd_ukey_v1, &k, &h, BPF_ANY);
+		bpf_map_update_elem(&crd_ukey_v2, &k, &h, BPF_ANY);
 		u->pending = h;
 	}
 	return slot;
@@ -1255,12 +1269,12 @@ static __always_inline int crd_udp_reverse(struct bpf_sock_addr *ctx, const __u3
 
 	if (!sk)
 		return 0;
-	u = bpf_sk_storage_get(&crd_usk_v1, sk, 0, 0);
+	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
 	if (!u)
 		return 0;
 	if (u->connected) {
 		h = u->connected;
-		uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+		uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
 		if (!uf || uf->proxy_port_be != port_be || !crd_addr_eq(uf->proxy, src))
 			return 0;
 		__builtin_memcpy(orig->ip6, uf->e.flow.orig_dst.ip6, 16);
@@ -1269,11 +1283,11 @@ static __always_inline int crd_udp_reverse(struct bpf_sock_addr *ctx, const __u3
 	}
 	k.app_cookie = bpf_get_socket_cookie(ctx);
 	k.port = bpf_ntohs(port_be);
-	r = bpf_map_lookup_elem(&crd_urep_v1, &k);
+	r = bpf_map_lookup_elem(&crd_urep_v2, &k);
 	if (!r)
 		return 0;
 	h = r->handle;
-	uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
 	if (!uf || !crd_addr_eq(uf->proxy, src))
 		return 0;   /* not from that flow's proxy */
 	__builtin_memcpy(orig->ip6, r->dst, 16);
@@ -1353,14 +1367,14 @@ int crd_egress(struct __sk_buff *skb)
 	sk = bpf_sk_fullsock(sk);
 	if (!sk || sk->protocol != IPPROTO_UDP)
 		return 1;
-	u = bpf_sk_storage_get(&crd_usk_v1, sk, 0, 0);
+	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
 	if (!u)
 		return 1;
 	h = u->pending ? u->pending : u->connected;
 	u->pending = 0;
 	if (!h)
 		return 1;
-	uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
 	if (!uf)
 		return 1;
 	crd_udp_sender(skb, uf);
@@ -1408,7 +1422,7 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 			return CRD_PASS;
 		crd_count(CRD_ST_CONNECT);
 		/* A reconnecting socket must not publish a stale decision. */
-		bpf_sk_storage_delete(&crd_conn_v1, sk);
+		bpf_sk_storage_delete(&crd_conn_v2, sk);
 	}
 	prev = crd_continued(sk);
 	r->proto_bit = udp ? CRD_PROTO_UDP : CRD_PROTO_TCP;
@@ -1539,7 +1553,7 @@ static __always_inline void crd_publish(struct bpf_sock_ops *skops)
 
 	if (!sk)
 		return;
-	fe = bpf_sk_storage_get(&crd_conn_v1, sk, 0, 0);
+	fe = bpf_sk_storage_get(&crd_conn_v2, sk, 0, 0);
 	if (!fe)
 		return;
 	crd_skops_tuple(skops, &t, 0);
@@ -1547,8 +1561,8 @@ static __always_inline void crd_publish(struct bpf_sock_ops *skops)
 		fe->flow.orig_src = t.src;
 		fe->flow.orig_src_port_be = bpf_htons(t.sport);
 	}
-	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!s || bpf_map_update_elem(&crd_pend_v1, &t, fe, BPF_ANY)) {
+	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s || bpf_map_update_elem(&crd_pend_v2, &t, fe, BPF_ANY)) {
 		crd_count(CRD_ST_PEND_FULL);
 	} else {
 		s->tuple = t;
@@ -1556,7 +1570,7 @@ static __always_inline void crd_publish(struct bpf_sock_ops *skops)
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 					  BPF_SOCK_OPS_STATE_CB_FLAG);
 	}
-	bpf_sk_storage_delete(&crd_conn_v1, sk);
+	bpf_sk_storage_delete(&crd_conn_v2, sk);
 }
 
 /* The proxy's side of the handshake completed: adopt the records. */
@@ -1571,14 +1585,14 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 	if (!sk)
 		return;
 	crd_skops_tuple(skops, &t, 1);
-	e = bpf_map_lookup_elem(&crd_pend_v1, &t);
+	e = bpf_map_lookup_elem(&crd_pend_v2, &t);
 	if (!e)
 		return;
-	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	token = crd_random64() & ~CRD_TOKEN_UDP;   /* TCP tokens: top bit clear */
 	if (!token)
 		token = 1;
-	if (!s || bpf_map_update_elem(&crd_flows_v1, &token, e, BPF_NOEXIST)) {
+	if (!s || bpf_map_update_elem(&crd_flows_v2, &token, e, BPF_NOEXIST)) {
 		crd_count(CRD_ST_FLOWS_FULL);
 	} else {
 		s->token = token;
@@ -1586,7 +1600,7 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 					  BPF_SOCK_OPS_STATE_CB_FLAG);
 	}
-	bpf_map_delete_elem(&crd_pend_v1, &t);
+	bpf_map_delete_elem(&crd_pend_v2, &t);
 }
 
 /* Drop every claim socket state @s holds (idempotent). */
@@ -1608,7 +1622,7 @@ static __always_inline void crd_drop_used(struct crd_sk *s)
 static __always_inline void crd_drop_claims(struct crd_sk *s)
 {
 	if (s->token) {
-		bpf_map_delete_elem(&crd_flows_v1, &s->token);
+		bpf_map_delete_elem(&crd_flows_v2, &s->token);
 		s->token = 0;
 	}
 	crd_drop_used(s);
@@ -1619,7 +1633,7 @@ static __always_inline void crd_forget(struct crd_sk *s)
 {
 	crd_drop_claims(s);
 	if (s->flags & CRD_SKF_PUBLISHED) {
-		bpf_map_delete_elem(&crd_pend_v1, &s->tuple);
+		bpf_map_delete_elem(&crd_pend_v2, &s->tuple);
 		s->flags &= ~CRD_SKF_PUBLISHED;
 	}
 }
@@ -1641,7 +1655,7 @@ int crd_sockops(struct bpf_sock_ops *skops)
 		sk = skops->sk;
 		if (skops->args[1] != BPF_TCP_CLOSE || !sk)
 			break;
-		s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+		s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
 		if (s)
 			crd_forget(s);
 		break;
@@ -1652,15 +1666,15 @@ int crd_sockops(struct bpf_sock_ops *skops)
 SEC("cgroup/sock_release")
 int crd_sock_release(struct bpf_sock *sk)
 {
-	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
-	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v1, sk, 0, 0);
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
+	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
 
 	if (u)
 		crd_usk_release(u);
 	if (s && s->urep_port) {
 		struct crd_urep_key k = { .app_cookie = s->urep_cookie, .port = s->urep_port };
 
-		bpf_map_delete_elem(&crd_urep_v1, &k);
+		bpf_map_delete_elem(&crd_urep_v2, &k);
 		s->urep_port = 0;
 	}
 
@@ -1701,7 +1715,7 @@ static __always_inline int crd_fail(struct bpf_sockopt *ctx, int err)
 /* The live flow entry of an accepted socket, or an errno in *err. */
 static __always_inline struct crd_flow_entry *crd_accepted_flow(struct bpf_sock *sk, int *err)
 {
-	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
 	struct crd_flow_entry *e;
 
 	if (sk->state == BPF_TCP_CLOSE || sk->state == BPF_TCP_LISTEN ||
@@ -1713,7 +1727,7 @@ static __always_inline struct crd_flow_entry *crd_accepted_flow(struct bpf_sock 
 		*err = ENOENT;
 		return NULL;
 	}
-	e = bpf_map_lookup_elem(&crd_flows_v1, &s->token);
+	e = bpf_map_lookup_elem(&crd_flows_v2, &s->token);
 	if (!e) {
 		*err = ENOENT;
 		return NULL;
@@ -1745,7 +1759,7 @@ static __always_inline int crd_answer_records(struct bpf_sockopt *ctx,
 static __always_inline int crd_get_records(struct bpf_sockopt *ctx, struct bpf_sock *sk,
 					   int size_only)
 {
-	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, 0);
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
 	struct crd_flow_entry *e;
 	int err;
 
@@ -1863,7 +1877,7 @@ static __always_inline int crd_get_context(struct bpf_sockopt *ctx, struct bpf_s
 static __always_inline int crd_get_udp(struct bpf_sockopt *ctx)
 {
 	__u32 what = (__u32)ctx->optname >> 24, h = ctx->optname & CRD_HANDLE_MASK;
-	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v1, &h);
+	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
 
 	if (!uf)
 		return crd_fail(ctx, ENOENT);
@@ -1971,7 +1985,7 @@ static __always_inline int crd_refuse_flow(struct bpf_sockopt *ctx, int err,
 	__u32 zero = 0;
 
 	crd_count(st);
-	cfg = bpf_map_lookup_elem(&crd_cfg_v1, &zero);
+	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
 	if (cfg && cfg->events_pid) {
 		ev = crd_event_start(cfg, CRD_EV_SET_REFUSED);
 		if (ev) {
@@ -2012,7 +2026,7 @@ static long crd_id_one(__u32 i, void *arg)
 	struct crd_service *svc;
 	__u32 slot = i;
 
-	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
 	if (svc && svc->id == f->id) {
 		f->slot = slot;
 		return 1;
@@ -2077,7 +2091,7 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 		return crd_refuse_flow(ctx, EACCES, CRD_ST_SET_EACCES, e);
 	}
 
-	s = bpf_sk_storage_get(&crd_sk_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
 		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
 	if (s->used_token == b.token && e->consumer == s->consumer_id && s->consumer_id) {
@@ -2110,7 +2124,7 @@ static long crd_name_one(__u32 i, void *arg)
 	struct crd_service *svc;
 	__u32 slot = i, k;
 
-	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
 	if (!svc || !svc->id)
 		return 0;
 	for (k = 0; k < CRD_NAME_LEN; k++)
@@ -2142,12 +2156,12 @@ static __always_inline int crd_claim(struct bpf_sockopt *ctx, struct bpf_sock *s
 	}
 	bpf_loop(CRD_MAX_SERVICES, crd_name_one, &f, 0);
 	slot = f.found_slot;
-	svc = bpf_map_lookup_elem(&crd_svc_v1, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
 	if (!svc)
 		return crd_refuse(ctx, ENOENT, CRD_ST_SET_EINVAL);
 	if (!crd_is_owner(svc))
 		return crd_refuse(ctx, EACCES, CRD_ST_SET_EACCES);
-	s = bpf_sk_storage_get(&crd_lsn_v1, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = bpf_sk_storage_get(&crd_lsn_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
 		return crd_refuse(ctx, ENOMEM, CRD_ST_SET_EINVAL);
 	s->claim_id = svc->id;

@@ -9,7 +9,7 @@
  * AF_INET socket connecting to a.b.c.d. Ports are network order where the
  * name ends in _be, host order otherwise.
  *
- * Layout version: CRD_LAYOUT_VERSION. Map names carry it ("_v1"); a change to
+ * Layout version: CRD_LAYOUT_VERSION. Map names carry it ("_v2"); a change to
  * any struct here bumps it, and the CLI refuses to mix layouts.
  */
 #ifndef CONNREDIR_BPF_CRD_MAPS_H
@@ -19,7 +19,7 @@
 #include <linux/types.h>
 #endif
 
-#define CRD_LAYOUT_VERSION 1
+#define CRD_LAYOUT_VERSION 2
 
 #define CRD_MAX_SERVICES 64   /* service slots */
 #define CRD_MAX_HOPS 16       /* == CONNREDIR_MAX_HOPS */
@@ -66,7 +66,7 @@ struct crd_port_range {
 	__u16 hi;        /* host order, inclusive */
 };
 
-/* Map crd_svc_v1: array, key = slot (0..CRD_MAX_SERVICES-1). */
+/* Map crd_svc_v2: array, key = slot (0..CRD_MAX_SERVICES-1). */
 struct crd_service {
 	__u32 id;                 /* 0: free slot; ids are never reused */
 	__s32 weight;             /* higher is offered the flow first */
@@ -93,11 +93,11 @@ struct crd_service {
 	struct crd_port_range ports[CRD_MAX_PORTS];   /* destination ports */
 };
 
-/* Map crd_cfg_v1: array of one. */
+/* Map crd_cfg_v2: array of one. */
 struct crd_config {
 	__u32 layout;             /* CRD_LAYOUT_VERSION of who created the maps */
 	__u32 hop_limit;          /* redirections after which a flow passes */
-	__u32 active_order;       /* which crd_order_v1 entry is live (0/1) */
+	__u32 active_order;       /* which crd_order_v2 entry is live (0/1) */
 	__u32 next_id;            /* next service id to hand out */
 	__u64 cgroup_id;          /* the attached cgroup */
 	__u64 attached_ns;        /* CLOCK_MONOTONIC at attach */
@@ -108,7 +108,7 @@ struct crd_config {
 };
 
 /*
- * Map crd_order_v1: array of two, double-buffered. User space writes the
+ * Map crd_order_v2: array of two, double-buffered. User space writes the
  * entry that is not active, then flips crd_config.active_order with one
  * 4-byte store, so a connect never reads a half-written order.
  */
@@ -144,14 +144,44 @@ struct crd_flow {
 	__u8 proto;               /* IPPROTO_TCP / IPPROTO_UDP */
 	__u8 orig_family;         /* AF_INET / AF_INET6 of orig_dst's form */
 	__u8 nhops;               /* used entries of hops[] */
-	__u8 flags;               /* reserved */
+	__u8 flags;               /* CRD_FF_* */
 	__u16 hops[CRD_MAX_HOPS]; /* service ids, oldest first */
 	__u32 hop_us[CRD_MAX_HOPS]; /* µs from start_ns to each redirection */
+	__u32 cont[CRD_MAX_HOPS / 8]; /* how the connection that made hop i
+				   * continued the flow: 4 bits per hop,
+				   * enum crd_cont (crd_flow_cont()) */
 };
 
+/* crd_flow.flags */
+#define CRD_FF_TO_IMPLICIT (1u << 0) /* the last hop's service is --implicit:
+				      * its proxy's accept queues the flow in
+				      * crd_impq_v2 */
+
 /*
- * Maps crd_pend_v1 (key struct crd_tuple: a connecting application socket,
- * written when its SYN leaves) and crd_flows_v1 (key: a random token, one per
+ * How a redirected connection continued its flow's history: the reason
+ * behind each hop, shown by `flows` and `events`. A proxy of an --implicit
+ * service sets no records; its connection continues the flow it accepted,
+ * found by the rule in docs/DESIGN.md ("Implicit records").
+ */
+enum crd_cont {
+	CRD_CONT_APP = 0,         /* first hop: the application's connection */
+	CRD_CONT_RECORDS,         /* the proxy set the records (set-records) */
+	CRD_CONT_THREAD,          /* implicit: the flow whose SO_ORIGINAL_DST the
+				   * connecting thread read last */
+	CRD_CONT_FIFO,            /* implicit: the oldest flow the service
+				   * accepted for this destination */
+	CRD_CONT_POSITION,        /* implicit, no flow found: new history that
+				   * starts at the service's place in the order */
+};
+
+static inline unsigned crd_flow_cont(const __u32 *cont, unsigned hop)
+{
+	return (cont[(hop / 8) & (CRD_MAX_HOPS / 8 - 1)] >> ((hop % 8) * 4)) & 0xf;
+}
+
+/*
+ * Maps crd_pend_v2 (key struct crd_tuple: a connecting application socket,
+ * written when its SYN leaves) and crd_flows_v2 (key: a random token, one per
  * accepted redirected socket, deleted when it closes).
  */
 struct crd_flow_entry {
@@ -170,31 +200,31 @@ struct crd_tuple {
 };
 
 /* crd_sk.flags */
-#define CRD_SKF_PUBLISHED (1u << 0)  /* tuple is a key in crd_pend_v1 */
+#define CRD_SKF_PUBLISHED (1u << 0)  /* tuple is a key in crd_pend_v2 */
 
 /*
- * Tokens: a TCP flow's token is a random key of crd_flows_v1; a UDP flow's
- * is CRD_TOKEN_UDP | its handle (key of crd_uflows_v1).
+ * Tokens: a TCP flow's token is a random key of crd_flows_v2; a UDP flow's
+ * is CRD_TOKEN_UDP | its handle (key of crd_uflows_v2).
  */
 #define CRD_TOKEN_UDP (1ULL << 63)
 #define CRD_HANDLE_MASK 0xffffffu     /* UDP handles are 24 bits */
 
-/* Socket-local storage crd_sk_v1: what connredir knows of a socket. */
+/* Socket-local storage crd_sk_v2: what connredir knows of a socket. */
 struct crd_sk {
-	__u64 token;              /* accepted socket: its key in crd_flows_v1 */
+	__u64 token;              /* accepted socket: its key in crd_flows_v2 */
 	__u64 used_token;         /* outbound socket: the flow it continues */
 	__u64 consumer_id;        /* outbound socket: its claim on used_token */
-	__u64 urep_cookie;        /* UDP proxy socket: the crd_urep_v1 entry it */
+	__u64 urep_cookie;        /* UDP proxy socket: the crd_urep_v2 entry it */
 	__u32 urep_port;          /*  made replying to an application (port 0:
 				   *  none), removed when it is released */
 	__u32 pad2;
-	struct crd_tuple tuple;   /* connecting socket: its crd_pend_v1 key */
+	struct crd_tuple tuple;   /* connecting socket: its crd_pend_v2 key */
 	__u32 flags;              /* CRD_SKF_* */
 	__u32 pad;
 };
 
 /*
- * Socket-local storage crd_lsn_v1: who bound a socket (a would-be proxy
+ * Socket-local storage crd_lsn_v2: who bound a socket (a would-be proxy
  * listener), recorded at bind(2). A service's flows go only to a listener
  * bound by its proxy identity, or claimed for it with CONNREDIR_CLAIM, so
  * the order in which proxies start and services are added does not matter.
@@ -206,16 +236,46 @@ struct crd_lsn {
 };
 
 /*
- * Socket-local storage crd_conn_v1: struct crd_flow_entry (consumer 0), the
+ * Socket-local storage crd_conn_v2: struct crd_flow_entry (consumer 0), the
  * records of a socket whose connect() was just redirected, kept only until
- * its SYN leaves (then moved to crd_pend_v1).
+ * its SYN leaves (then moved to crd_pend_v2).
  */
+
+/*
+ * Implicit records (TCP). Map crd_impq_v2: per (service, original
+ * destination), the flows an --implicit service's proxy accepted and has not
+ * continued yet, oldest first; a ring of CRD_IMPQ_LEN tokens (the oldest is
+ * overwritten when full). Map crd_hint_v2: per thread (pid_tgid), the flow
+ * whose SO_ORIGINAL_DST it read last.
+ */
+#define CRD_IMPQ_LEN 16
+#define CRD_IMPQ_MAX 16384    /* (service, destination) queues */
+#define CRD_HINT_MAX 16384    /* threads */
+
+struct crd_impq_key {
+	__u32 svc_id;
+	__u32 dst[4];             /* original destination, v4-mapped */
+	__u16 dport_be;
+	__u16 pad;
+};
+
+struct crd_impq {
+	__u32 head;               /* next to take (free-running) */
+	__u32 tail;               /* next free (free-running) */
+	__u64 token[CRD_IMPQ_LEN]; /* crd_flows_v2 keys */
+};
+
+struct crd_hint {
+	__u64 token;              /* crd_flows_v2 key */
+	__u32 svc_id;             /* the service that accepted it */
+	__u32 pad;
+};
 
 /* ---- UDP flows ---------------------------------------------------------- */
 
 /*
  * A UDP flow is (application socket, original destination). Unconnected
- * sockets get a flow per destination (found again through crd_ukey_v1);
+ * sockets get a flow per destination (found again through crd_ukey_v2);
  * a connected socket has one. Datagrams of a flow reach the proxy tagged
  * with CRD_MARK(handle) in skb->mark (set by the egress program), which the
  * proxy reads with SO_RCVMARK and turns into records and context with
@@ -229,7 +289,7 @@ struct crd_lsn {
 				     * replies must come from the proxy's
 				     * listener address */
 
-/* Map crd_uflows_v1: key __u32 handle. */
+/* Map crd_uflows_v2: key __u32 handle. */
 struct crd_uflow {
 	struct crd_flow_entry e;  /* records, and the set-records claim */
 	__u64 app_cookie;         /* the application socket */
@@ -244,7 +304,7 @@ struct crd_uflow {
 	__u16 pad;
 };
 
-/* Map crd_ukey_v1: (application socket, destination) -> handle. */
+/* Map crd_ukey_v2: (application socket, destination) -> handle. */
 struct crd_ukey {
 	__u64 app_cookie;
 	__u32 dst[4];             /* original destination, v4-mapped */
@@ -253,7 +313,7 @@ struct crd_ukey {
 	__u32 pad2;
 };
 
-/* Socket-local storage crd_usk_v1: an application UDP socket's flows. */
+/* Socket-local storage crd_usk_v2: an application UDP socket's flows. */
 struct crd_usk {
 	__u32 handles[CRD_UDP_PER_SOCK]; /* 0: free */
 	__u32 connected;          /* handle of its flow when connected */
@@ -262,7 +322,7 @@ struct crd_usk {
 };
 
 /*
- * Map crd_urep_v1: replies to an unconnected application socket. A proxy
+ * Map crd_urep_v2: replies to an unconnected application socket. A proxy
  * answers each flow from its own per-flow socket; the application's recvmsg
  * hook finds the flow by (application socket, the proxy socket's port) and
  * shows the reply as coming from the original destination.
@@ -295,15 +355,15 @@ struct crd_blob {
 
 /* ---- Counters ------------------------------------------------------------- */
 
-/* Map crd_stats_v1: per-CPU array of one struct crd_stats. */
+/* Map crd_stats_v2: per-CPU array of one struct crd_stats. */
 enum crd_stat {
 	CRD_ST_CONNECT = 0,       /* connects seen by the hooks */
 	CRD_ST_REDIRECTED,        /* connects redirected */
 	CRD_ST_TO_LISTENER,       /* passed: destination is a service listener */
 	CRD_ST_HOP_GUARD,         /* passed: hop guard tripped */
 	CRD_ST_NO_STORAGE,        /* passed: no memory for the records */
-	CRD_ST_PEND_FULL,         /* records not published: crd_pend_v1 full */
-	CRD_ST_FLOWS_FULL,        /* records lost at accept: crd_flows_v1 full */
+	CRD_ST_PEND_FULL,         /* records not published: crd_pend_v2 full */
+	CRD_ST_FLOWS_FULL,        /* records lost at accept: crd_flows_v2 full */
 	CRD_ST_ACCEPTED,          /* redirected connections accepted by a proxy */
 	CRD_ST_SET_OK,            /* set-records accepted */
 	CRD_ST_SET_EINVAL,        /* set-records refused: bad blob */
@@ -317,7 +377,7 @@ struct crd_stats {
 	__u64 c[CRD_ST_MAX];
 };
 
-/* Map crd_svcst_v1: per-CPU array, key = slot. */
+/* Map crd_svcst_v2: per-CPU array, key = slot. */
 struct crd_svc_stats {
 	__u64 redirected;         /* flows this service took */
 	__u64 passed[4];          /* filter matched, passed, by state */
@@ -329,7 +389,7 @@ struct crd_svc_stats {
 
 /* ---- Events --------------------------------------------------------------- */
 
-/* Ring buffer crd_events_v1 carries struct crd_event, only while a reader
+/* Ring buffer crd_events_v2 carries struct crd_event, only while a reader
  * has registered in crd_config.events_pid. */
 enum crd_event_kind {
 	CRD_EV_REDIRECTED = 1,    /* service took the flow; state: from which */
@@ -356,6 +416,10 @@ struct crd_event {
 	__u32 dst[4];             /* original destination, v4-mapped */
 	char comm[16];            /* original application's command */
 	__u16 hops[CRD_MAX_HOPS]; /* history before this decision */
+	__u32 cont;               /* enum crd_cont: how this connection
+				   * continued the history (REDIRECTED,
+				   * PASSED, ...) */
+	__u32 pad;
 };
 
 #endif /* CONNREDIR_BPF_CRD_MAPS_H */

@@ -57,14 +57,27 @@ static int ensure_bpffs(void)
 	return 0;
 }
 
-static const char *const link_names[] = {
-	"link_connect4", "link_connect6", "link_sockops",
-	"link_getsockopt", "link_setsockopt", "link_sock_release",
-	"link_bind4", "link_bind6", "link_sendmsg4", "link_sendmsg6",
-	"link_recvmsg4", "link_recvmsg6", "link_getpeername4", "link_getpeername6",
-	"link_egress",
+/* Every program attached to the cgroup, and the name of its pinned link.
+ * attach, detach and upgrade all go by this table. */
+const struct crd_link_def crd_links[] = {
+	{ "crd_connect4", "link_connect4" },
+	{ "crd_connect6", "link_connect6" },
+	{ "crd_sockops", "link_sockops" },
+	{ "crd_getsockopt", "link_getsockopt" },
+	{ "crd_setsockopt", "link_setsockopt" },
+	{ "crd_sock_release", "link_sock_release" },
+	{ "crd_bind4", "link_bind4" },
+	{ "crd_bind6", "link_bind6" },
+	{ "crd_sendmsg4", "link_sendmsg4" },
+	{ "crd_sendmsg6", "link_sendmsg6" },
+	{ "crd_recvmsg4", "link_recvmsg4" },
+	{ "crd_recvmsg6", "link_recvmsg6" },
+	{ "crd_getpeername4", "link_getpeername4" },
+	{ "crd_getpeername6", "link_getpeername6" },
+	{ "crd_egress", "link_egress" },
 };
-#define N_LINKS (sizeof(link_names) / sizeof(link_names[0]))
+const size_t crd_n_links = sizeof(crd_links) / sizeof(crd_links[0]);
+#define N_LINKS (sizeof(crd_links) / sizeof(crd_links[0]))
 
 /* Remove everything pinned in @dir, then @dir, then the root if empty. */
 static int unpin_all(const char *dir)
@@ -77,7 +90,7 @@ static int unpin_all(const char *dir)
 
 	/* Links first: programs stop running before their maps go. */
 	for (i = 0; i < N_LINKS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, link_names[i]);
+		snprintf(path, sizeof(path), "%s/%s", dir, crd_links[i].link);
 		if (unlink(path) && errno != ENOENT)
 			err = -errno;
 	}
@@ -219,7 +232,7 @@ int attach_main(int argc, char **argv)
 	{
 		__u32 zero = 0;
 
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.crd_cfg_v1), &zero, &cfg, BPF_ANY)) {
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.crd_cfg_v2), &zero, &cfg, BPF_ANY)) {
 			crd_err("writing the configuration map: %s", strerror(errno));
 			goto out;
 		}
@@ -240,21 +253,13 @@ int attach_main(int argc, char **argv)
 		crd_err("cgroup '%s': %s", cg, strerror(errno));
 		goto out;
 	}
-	progs[0] = skel->progs.crd_connect4;
-	progs[1] = skel->progs.crd_connect6;
-	progs[2] = skel->progs.crd_sockops;
-	progs[3] = skel->progs.crd_getsockopt;
-	progs[4] = skel->progs.crd_setsockopt;
-	progs[5] = skel->progs.crd_sock_release;
-	progs[6] = skel->progs.crd_bind4;
-	progs[7] = skel->progs.crd_bind6;
-	progs[8] = skel->progs.crd_sendmsg4;
-	progs[9] = skel->progs.crd_sendmsg6;
-	progs[10] = skel->progs.crd_recvmsg4;
-	progs[11] = skel->progs.crd_recvmsg6;
-	progs[12] = skel->progs.crd_getpeername4;
-	progs[13] = skel->progs.crd_getpeername6;
-	progs[14] = skel->progs.crd_egress;
+	for (i = 0; i < N_LINKS; i++) {
+		progs[i] = bpf_object__find_program_by_name(skel->obj, crd_links[i].prog);
+		if (!progs[i]) {
+			crd_err("program %s: not in this build", crd_links[i].prog);
+			goto out;
+		}
+	}
 	for (i = 0; i < N_LINKS; i++) {
 		links[i] = bpf_program__attach_cgroup(progs[i], cg_fd);
 		if (!links[i]) {
@@ -262,7 +267,7 @@ int attach_main(int argc, char **argv)
 				bpf_program__name(progs[i]), cg, strerror(errno));
 			goto out;
 		}
-		snprintf(path, sizeof(path), "%s/%s", dir, link_names[i]);
+		snprintf(path, sizeof(path), "%s/%s", dir, crd_links[i].link);
 		err = bpf_link__pin(links[i], path);
 		if (err) {
 			crd_err("pinning link %s: %s", path, strerror(-err));

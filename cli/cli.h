@@ -38,27 +38,36 @@ int flows_main(int argc, char **argv);
 int stats_main(int argc, char **argv);
 int apply_main(int argc, char **argv);
 
+/* The programs attached to an instance's cgroup and their pinned links
+ * (attach.c): attach, detach and upgrade go by this table. */
+struct crd_link_def {
+	const char *prog;   /* program name in connredir.bpf.o */
+	const char *link;   /* its link's pin name in the instance directory */
+};
+extern const struct crd_link_def crd_links[];
+extern const size_t crd_n_links;
+
 /* ---- instance.c: the pinned state of one instance ---------------------- */
 
 /* The maps of an attached instance, opened from their pins. */
 struct crd_inst {
 	char dir[256];      /* CRD_PIN_ROOT/NAME */
 	int lock_fd;        /* flock()ed instance directory */
-	int svc_fd;         /* crd_svc_v1 */
-	int cfg_fd;         /* crd_cfg_v1 */
-	int order_fd;       /* crd_order_v1 */
-	int stats_fd;       /* crd_stats_v1 */
-	int svcst_fd;       /* crd_svcst_v1 */
-	int sk_fd;          /* crd_sk_v1 */
-	int conn_fd;        /* crd_conn_v1 */
-	int pend_fd;        /* crd_pend_v1 */
-	int flows_fd;       /* crd_flows_v1 */
-	int events_fd;      /* crd_events_v1 */
-	int lsn_fd;         /* crd_lsn_v1 */
-	int uflows_fd;      /* crd_uflows_v1 */
-	int ukey_fd;        /* crd_ukey_v1 */
-	int urep_fd;        /* crd_urep_v1 */
-	int usk_fd;         /* crd_usk_v1 */
+	int svc_fd;         /* crd_svc_v2 */
+	int cfg_fd;         /* crd_cfg_v2 */
+	int order_fd;       /* crd_order_v2 */
+	int stats_fd;       /* crd_stats_v2 */
+	int svcst_fd;       /* crd_svcst_v2 */
+	int sk_fd;          /* crd_sk_v2 */
+	int conn_fd;        /* crd_conn_v2 */
+	int pend_fd;        /* crd_pend_v2 */
+	int flows_fd;       /* crd_flows_v2 */
+	int events_fd;      /* crd_events_v2 */
+	int lsn_fd;         /* crd_lsn_v2 */
+	int uflows_fd;      /* crd_uflows_v2 */
+	int ukey_fd;        /* crd_ukey_v2 */
+	int urep_fd;        /* crd_urep_v2 */
+	int usk_fd;         /* crd_usk_v2 */
 };
 
 /* Path of the pinned instance directory for @name into @buf. */

@@ -105,9 +105,9 @@ int status_main(int argc, char **argv)
 		for (i = 0; i < CRD_ST_MAX; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
 			       (unsigned long long)totals[i]);
-		printf("},\"maps\":{\"crd_pend_v1\":%ld,\"crd_flows_v1\":%ld,"
-		       "\"crd_sk_v1\":%ld,\"crd_conn_v1\":%ld,\"crd_uflows_v1\":%ld,"
-		       "\"crd_ukey_v1\":%ld,\"crd_urep_v1\":%ld,\"crd_usk_v1\":%ld},"
+		printf("},\"maps\":{\"crd_pend_v2\":%ld,\"crd_flows_v2\":%ld,"
+		       "\"crd_sk_v2\":%ld,\"crd_conn_v2\":%ld,\"crd_uflows_v2\":%ld,"
+		       "\"crd_ukey_v2\":%ld,\"crd_urep_v2\":%ld,\"crd_usk_v2\":%ld},"
 		       "\"services\":[",
 		       n_pend, n_flows, n_sk, n_conn, n_uflows, n_ukey, n_urep, n_usk);
 		for (i = 0; i < order.n; i++) {
@@ -156,10 +156,10 @@ int status_main(int argc, char **argv)
 		printf("  %-20s %llu\n", stat_names[i], (unsigned long long)totals[i]);
 	printf("maps:\n");
 	printf("  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n",
-	       "crd_pend_v1", n_pend, "crd_flows_v1", n_flows,
-	       "crd_sk_v1", n_sk, "crd_conn_v1", n_conn);
+	       "crd_pend_v2", n_pend, "crd_flows_v2", n_flows,
+	       "crd_sk_v2", n_sk, "crd_conn_v2", n_conn);
 	printf("  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n",
-	       "crd_uflows_v1", n_uflows, "crd_ukey_v1", n_ukey,
-	       "crd_urep_v1", n_urep, "crd_usk_v1", n_usk);
+	       "crd_uflows_v2", n_uflows, "crd_ukey_v2", n_ukey,
+	       "crd_urep_v2", n_urep, "crd_usk_v2", n_usk);
 	return 0;
 }

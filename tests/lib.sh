@@ -164,7 +164,7 @@ map_counts() {
 	crd status --json | python3 -c '
 import json, sys
 m = json.load(sys.stdin)["maps"]
-print(" ".join(str(m[k]) for k in ("crd_pend_v1", "crd_flows_v1", "crd_sk_v1", "crd_conn_v1")))'
+print(" ".join(str(m[k]) for k in ("crd_pend_v2", "crd_flows_v2", "crd_sk_v2", "crd_conn_v2")))'
 }
 
 # stat_counter NAME: a global counter from status --json.

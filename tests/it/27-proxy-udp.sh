@@ -34,7 +34,7 @@ id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"
 udp_maps() { crd status --json | python3 -c '
 import json, sys
 m = json.load(sys.stdin)["maps"]
-print(" ".join(str(m.get(k, "?")) for k in ("crd_uflows_v1", "crd_urep_v1")))'; }
+print(" ".join(str(m.get(k, "?")) for k in ("crd_uflows_v2", "crd_urep_v2")))'; }
 # qline LOG NAME: the log line of the query for NAME.
 qline() { grep "\"dns_qname\":\"$2\"" "$WORK/$1.log" | head -n1; }
 
