@@ -164,6 +164,10 @@ struct {
 	__type(value, struct crd_hint);
 } crd_hint_v2 SEC(".maps");
 
+/* A zeroed crd_impq, to create a queue (too big for the stack beside the
+ * sockops tuple). Never written. */
+static const struct crd_impq crd_impq_zero;
+
 /* Room to build a UDP flow entry (too big for the 512-byte stack). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -318,6 +322,8 @@ struct crd_decide {
 				   * pointers do not survive into callbacks) */
 	__u32 self_pos;           /* self_id's place in the weight order */
 	__u32 self_implicit;      /* self_id's service is --implicit */
+	__u32 cont;               /* enum crd_cont: how this connection
+				   * continues the history */
 	__u64 skip;               /* slots skipped: their proxy is down */
 	/* out */
 	__s32 chosen;             /* slot that takes the flow, -1: none */
@@ -554,6 +560,19 @@ static __always_inline struct crd_flow_entry *crd_continued(struct bpf_sock *sk)
 	return e;
 }
 
+/* Give up this socket's claim on the flow it continues (set-records). */
+static __always_inline void crd_drop_used(struct crd_sk *s)
+{
+	struct crd_flow_entry *e;
+
+	if (!s->used_token)
+		return;
+	e = crd_flow_by_token(s->used_token);
+	if (e)
+		__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0);
+	s->used_token = 0;
+}
+
 /*
  * The process's name, not the calling thread's: dig, not "isc-net-0000".
  * Falls back to the thread's name if the task cannot be read.
@@ -631,6 +650,7 @@ __noinline int crd_emit_decision(const struct crd_config *cfg, __u64 kind_svc,
 	ev->dport_be = bpf_htons(d->dport);
 	__builtin_memcpy(ev->dst, d->dst, sizeof(ev->dst));
 	__builtin_memcpy(ev->hops, d->hops, sizeof(ev->hops));
+	ev->cont = d->cont;
 	if (prev) {
 		ev->flow_id = prev->flow.flow_id;
 		ev->app_pid = prev->flow.app_pid;
@@ -747,11 +767,34 @@ static __always_inline int crd_have_services(void)
 	return order && order->n;
 }
 
-/* Describe, in @d, a socket about to talk to @dst:@port_be. */
+/* One redirection question and its answer, for the global deciders. */
+struct crd_redir {
+	struct crd_addr dst;      /* in: destination, v4-mapped */
+	struct crd_addr proxy;    /* out: where to send it instead */
+	__u16 port_be;            /* in: destination port */
+	__u16 proxy_port_be;      /* out */
+	__u8 v6;                  /* in: AF_INET6 socket */
+	__u8 connecting;          /* in: connect() (else sendmsg) */
+	__u8 proto_bit;           /* in: CRD_PROTO_* */
+	__u8 nhops;               /* out: history length before this hop */
+	__u32 chosen_state;       /* out: the flow's state for the service */
+	__u32 self_id;            /* out: no records, the caller is this
+				   * service's proxy */
+	__u32 self_pos;           /* (self_known) self_id's place in the order */
+	__u32 self_flags;         /* (self_known) self_id's CRD_SVC_* flags */
+	__u32 self_known;         /* self_id, self_pos, self_flags are set */
+	__u32 cont;               /* in: how the socket continues its flow
+				   * (set-records, implicit); out: enum crd_cont
+				   * of the new hop */
+};
+
+/* Describe, in @d, a socket about to talk to @dst:@port_be; @cont: how
+ * it continues @prev (enum crd_cont), if @prev. */
 static __always_inline void crd_decide_init(struct crd_decide *d, const __u32 dst[4],
 					    __u16 port_be, int connect6, __u8 proto_bit,
 					    struct crd_order *order,
-					    const struct crd_flow_entry *prev)
+					    const struct crd_flow_entry *prev, __u32 cont,
+					    const struct crd_redir *r)
 {
 	__u32 n, i;
 
@@ -767,6 +810,7 @@ static __always_inline void crd_decide_init(struct crd_decide *d, const __u32 ds
 		__builtin_memcpy(d->hops, prev->flow.hops, sizeof(d->hops));
 		d->app_uid = prev->flow.app_uid;
 		__builtin_memcpy(d->app_cg_anc, prev->flow.app_cg_anc, sizeof(d->app_cg_anc));
+		d->cont = cont;
 	} else {
 		d->app_uid = (__u32)bpf_get_current_uid_gid();
 		for (i = 0; i < CRD_CG_LEVELS; i++)
@@ -774,26 +818,20 @@ static __always_inline void crd_decide_init(struct crd_decide *d, const __u32 ds
 		/* A proxy that sets no records is never handed its own flow. */
 		__u32 flags = 0;
 
-		d->self_id = crd_caller_service_pos(order, d->order_idx, 0, NULL, &d->self_pos,
-						    &flags);
+		if (r->self_known) {   /* crd_implicit() asked already */
+			d->self_id = r->self_id;
+			d->self_pos = r->self_pos;
+			flags = r->self_flags;
+		} else {
+			d->self_id = crd_caller_service_pos(order, d->order_idx, 0, NULL,
+							    &d->self_pos, &flags);
+		}
 		d->self_implicit = !!(flags & CRD_SVC_IMPLICIT);
+		d->cont = !d->self_id ? CRD_CONT_APP :
+			d->self_implicit ? CRD_CONT_POSITION : CRD_CONT_RECORDLESS;
 	}
 }
 
-/* One redirection question and its answer, for the global deciders. */
-struct crd_redir {
-	struct crd_addr dst;      /* in: destination, v4-mapped */
-	struct crd_addr proxy;    /* out: where to send it instead */
-	__u16 port_be;            /* in: destination port */
-	__u16 proxy_port_be;      /* out */
-	__u8 v6;                  /* in: AF_INET6 socket */
-	__u8 connecting;          /* in: connect() (else sendmsg) */
-	__u8 proto_bit;           /* in: CRD_PROTO_* */
-	__u8 nhops;               /* out: history length before this hop */
-	__u32 chosen_state;       /* out: the flow's state for the service */
-	__u32 self_id;            /* out: no records, the caller is this
-				   * service's proxy */
-};
 
 /*
  * crd_choose - which service takes the flow @d describes: the first in
@@ -818,9 +856,10 @@ __noinline int crd_choose(struct bpf_sock_addr *ctx, const struct crd_flow_entry
 	if (!order || !cfg)
 		return CRD_PASS;
 	d->order_idx = idx;
-	crd_decide_init(d, r->dst.ip6, r->port_be, r->v6, r->proto_bit, order, prev);
+	crd_decide_init(d, r->dst.ip6, r->port_be, r->v6, r->proto_bit, order, prev, r->cont, r);
 	r->nhops = d->nhops;
 	r->self_id = d->self_id;
+	r->cont = d->cont;
 	n = order->n > CRD_MAX_SERVICES ? CRD_MAX_SERVICES : order->n;
 	for (i = 0; i < CRD_TRIES; i++) {
 		d->chosen = -1;
@@ -878,14 +917,20 @@ __noinline int crd_choose(struct bpf_sock_addr *ctx, const struct crd_flow_entry
 static __always_inline void crd_fill_flow(struct crd_flow *f,
 					  const struct crd_flow_entry *prev,
 					  const __u32 dst[4], __u16 port_be, __u8 proto,
-					  __u32 nhops, __u32 self_id,
+					  __u32 nhops, __u32 self_id, __u32 cont,
 					  const struct crd_service *svc)
 {
 	__u64 now = bpf_ktime_get_ns(), us;
-	__u32 n;
+	__u32 n, w, sh;
 
 	if (prev) {
 		__builtin_memcpy(f, &prev->flow, sizeof(*f));
+		/* The destination is the one this connection asked for: the same
+		 * as before, unless the proxy sends the flow on to somewhere else
+		 * (an upstream proxy), where the next proxy must send it too. */
+		__builtin_memcpy(f->orig_dst.ip6, dst, sizeof(f->orig_dst.ip6));
+		f->orig_dst_port_be = port_be;
+		f->orig_family = crd_is_v4mapped(dst) ? AF_INET : AF_INET6;
 	} else {
 		__builtin_memset(f, 0, sizeof(*f));
 		f->flow_id = crd_random64();
@@ -908,7 +953,15 @@ static __always_inline void crd_fill_flow(struct crd_flow *f,
 		f->hops[n] = svc->id;
 		f->hop_us[n] = us > 0xffffffffULL ? 0xffffffff : us;
 		f->nhops = n + 1;
+		w = (n / 8) & (CRD_MAX_HOPS / 8 - 1);
+		sh = (n % 8) * 4;
+		f->cont[w] = (f->cont[w] & ~(0xfu << sh)) | ((cont & 0xf) << sh);
 	}
+	/* An --implicit service's proxy accepting it queues it (crd_adopt). */
+	if (svc->flags & CRD_SVC_IMPLICIT)
+		f->flags |= CRD_FF_TO_IMPLICIT;
+	else
+		f->flags &= ~CRD_FF_TO_IMPLICIT;
 }
 
 /*
@@ -939,7 +992,7 @@ __noinline int crd_tcp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	}
 	fe->consumer = 0;
 	crd_fill_flow(&fe->flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_TCP, rd->nhops,
-		      rd->self_id, svc);
+		      rd->self_id, rd->cont, svc);
 	return slot;
 }
 
@@ -1195,7 +1248,7 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	}
 	__builtin_memset(uf, 0, sizeof(*uf));
 	crd_fill_flow(&uf->e.flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_UDP, rd->nhops,
-		      rd->self_id, svc);
+		      rd->self_id, rd->cont, svc);
 	now = bpf_ktime_get_ns();
 	cookie = bpf_get_socket_cookie(ctx);
 	uf->app_cookie = cookie;
@@ -1397,6 +1450,165 @@ static __always_inline void crd_usk_release(struct crd_usk *u)
 	u->connected = 0;
 }
 
+/* ---- Implicit records ---------------------------------------------------------- */
+
+/* Claim live flow @e for one outbound socket; 0 if another socket has it. */
+static __always_inline __u64 crd_try_claim(struct crd_flow_entry *e)
+{
+	__u64 claim = crd_random64() | 1;
+
+	return __sync_val_compare_and_swap(&e->consumer, 0, claim) == 0 ? claim : 0;
+}
+
+/*
+ * crd_implicit - the caller, the proxy of an --implicit service, connects a
+ * TCP socket without records: find the flow it continues and claim it for
+ * the socket, as set-records would have. The rule (docs/DESIGN.md,
+ * "Implicit records"), first that finds a live flow not yet continued:
+ *   1. the flow whose SO_ORIGINAL_DST the calling thread read last, if this
+ *      connection goes to that flow's original destination;
+ *   2. the oldest flow the service accepted for this destination (FIFO);
+ *   3. the flow whose SO_ORIGINAL_DST the calling thread read last, wherever
+ *      this connection goes (a proxy that forwards to an upstream).
+ * Returns 1 if a flow was claimed. Also answers, in @r, which service the
+ * caller is the proxy of, so the decision does not ask again.
+ */
+__noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
+{
+	struct crd_flow_entry *e = NULL, *he = NULL;
+	struct crd_config *cfg = NULL;
+	struct crd_impq_key k = {};
+	struct crd_order *order;
+	struct crd_hint *hint;
+	struct crd_impq *q;
+	struct bpf_sock *sk;
+	struct crd_sk *s;
+	__u64 tid, tok = 0, htok = 0, claim = 0;
+	__u32 idx = 0, flags = 0, pos = 0, self, how = 0, i;
+	__u64 head, tail;
+
+	if (!r)
+		return 0;
+	sk = ctx->sk;
+	if (!sk)
+		return 0;
+	order = crd_live_order(&cfg, &idx);
+	if (!order)
+		return 0;
+	self = crd_caller_service_pos(order, idx, 0, NULL, &pos, &flags);
+	r->self_id = self;
+	r->self_pos = pos;
+	r->self_flags = flags;
+	r->self_known = 1;
+	if (!self || !(flags & CRD_SVC_IMPLICIT))
+		return 0;
+
+	tid = bpf_get_current_pid_tgid();
+	hint = bpf_map_lookup_elem(&crd_hint_v2, &tid);
+	if (hint && hint->svc_id == self) {
+		htok = hint->token;
+		he = bpf_map_lookup_elem(&crd_flows_v2, &htok);
+		if (he && he->consumer)
+			he = NULL;
+	}
+	if (he && he->flow.orig_dst_port_be == r->port_be &&
+	    crd_addr_eq(he->flow.orig_dst.ip6, r->dst.ip6)) {
+		claim = crd_try_claim(he);
+		if (claim) {
+			e = he;
+			tok = htok;
+			how = CRD_CONT_THREAD;
+		}
+	}
+	if (!e) {
+		k.svc_id = self;
+		__builtin_memcpy(k.dst, r->dst.ip6, sizeof(k.dst));
+		k.dport_be = r->port_be;
+		q = bpf_map_lookup_elem(&crd_impq_v2, &k);
+		if (q) {
+			head = q->head;
+			tail = q->tail;
+			if (tail - head > CRD_IMPQ_LEN)
+				head = tail - CRD_IMPQ_LEN;
+			for (i = 0; i < CRD_IMPQ_LEN; i++) {
+				if (head == tail)
+					break;
+				tok = q->token[head & (CRD_IMPQ_LEN - 1)];
+				head++;
+				e = bpf_map_lookup_elem(&crd_flows_v2, &tok);
+				if (e && !e->consumer) {
+					claim = crd_try_claim(e);
+					if (claim)
+						break;
+				}
+				e = NULL;
+			}
+			q->head = head;
+			if (e)
+				how = CRD_CONT_FIFO;
+		}
+	}
+	if (!e && he) {
+		claim = crd_try_claim(he);
+		if (claim) {
+			e = he;
+			tok = htok;
+			how = CRD_CONT_THREAD;
+		}
+	}
+	if (!e)
+		return 0;
+	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s) {
+		__sync_val_compare_and_swap(&e->consumer, claim, 0);
+		return 0;
+	}
+	crd_drop_used(s);
+	s->used_token = tok;
+	s->consumer_id = claim;
+	s->cont = how;
+	if (tok == htok)
+		bpf_map_delete_elem(&crd_hint_v2, &tid);
+	return 1;
+}
+
+/*
+ * An --implicit service's proxy accepted flow @e (token @token): queue it
+ * under (service, original destination) for crd_implicit().
+ */
+__noinline int crd_impq_push(const struct crd_flow_entry *e, __u64 token)
+{
+	struct crd_impq_key k = {};
+	struct crd_impq *q;
+	__u64 slot;
+	__u32 n, i;
+
+	if (!e)
+		return 0;
+	n = e->flow.nhops;
+	if (n == 0 || n > CRD_MAX_HOPS)
+		return 0;
+	k.svc_id = e->flow.hops[(n - 1) & (CRD_MAX_HOPS - 1)];
+	__builtin_memcpy(k.dst, e->flow.orig_dst.ip6, sizeof(k.dst));
+	k.dport_be = e->flow.orig_dst_port_be;
+	q = bpf_map_lookup_elem(&crd_impq_v2, &k);
+	if (!q) {
+		bpf_map_update_elem(&crd_impq_v2, &k, &crd_impq_zero, BPF_NOEXIST);
+		q = bpf_map_lookup_elem(&crd_impq_v2, &k);
+		if (!q)
+			return 0;
+	}
+	/* Reserve a slot (no fetch-and-add return value before -mcpu=v3). */
+	for (i = 0; i < 4; i++) {
+		slot = q->tail;
+		if (__sync_val_compare_and_swap(&q->tail, slot, slot + 1) == slot) {
+			q->token[slot & (CRD_IMPQ_LEN - 1)] = token;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* ---- connect: TCP and connected UDP -------------------------------------------- */
 
 /*
@@ -1425,6 +1637,13 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 		bpf_sk_storage_delete(&crd_conn_v2, sk);
 	}
 	prev = crd_continued(sk);
+	if (!prev && !udp && crd_implicit(ctx, r))
+		prev = crd_continued(sk);
+	if (prev) {
+		struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
+
+		r->cont = s ? s->cont : CRD_CONT_RECORDS;
+	}
 	r->proto_bit = udp ? CRD_PROTO_UDP : CRD_PROTO_TCP;
 	ret = crd_choose(ctx, prev, r);
 	if (ret < 0)
@@ -1597,24 +1816,12 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 	} else {
 		s->token = token;
 		crd_count(CRD_ST_ACCEPTED);
+		if (e->flow.flags & CRD_FF_TO_IMPLICIT)
+			crd_impq_push(e, token);
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 					  BPF_SOCK_OPS_STATE_CB_FLAG);
 	}
 	bpf_map_delete_elem(&crd_pend_v2, &t);
-}
-
-/* Drop every claim socket state @s holds (idempotent). */
-/* Give up this socket's claim on the flow it continues (set-records). */
-static __always_inline void crd_drop_used(struct crd_sk *s)
-{
-	struct crd_flow_entry *e;
-
-	if (!s->used_token)
-		return;
-	e = crd_flow_by_token(s->used_token);
-	if (e)
-		__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0);
-	s->used_token = 0;
 }
 
 /* An accepted socket's flow entry, and its claim as an outbound socket:
@@ -1862,6 +2069,25 @@ static __always_inline int crd_answer_context(struct bpf_sockopt *ctx,
 	return crd_answer(ctx, &c, sizeof(c));
 }
 
+/*
+ * An --implicit service's proxy asked about accepted flow @e (its original
+ * destination or its context): the calling thread's next connection without records most likely
+ * continues it (crd_implicit()).
+ */
+static __always_inline void crd_hint_note(struct bpf_sock *sk, const struct crd_flow_entry *e)
+{
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
+	struct crd_hint h = {};
+	__u64 tid = bpf_get_current_pid_tgid();
+	__u32 n = e->flow.nhops;
+
+	if (!s || !s->token || n == 0 || n > CRD_MAX_HOPS)
+		return;
+	h.token = s->token;
+	h.svc_id = e->flow.hops[(n - 1) & (CRD_MAX_HOPS - 1)];
+	bpf_map_update_elem(&crd_hint_v2, &tid, &h, BPF_ANY);
+}
+
 static __always_inline int crd_get_context(struct bpf_sockopt *ctx, struct bpf_sock *sk)
 {
 	struct crd_flow_entry *e;
@@ -1870,6 +2096,8 @@ static __always_inline int crd_get_context(struct bpf_sockopt *ctx, struct bpf_s
 	e = crd_accepted_flow(sk, &err);
 	if (!e)
 		return crd_fail(ctx, err);
+	if (e->flow.flags & CRD_FF_TO_IMPLICIT)
+		crd_hint_note(sk, e);
 	return crd_answer_context(ctx, e, 0);
 }
 
@@ -1921,6 +2149,8 @@ static __always_inline int crd_get_origdst(struct bpf_sockopt *ctx, struct bpf_s
 	e = crd_accepted_flow(sk, &err);
 	if (!e)
 		return 1;   /* keep the kernel's error */
+	if (e->flow.flags & CRD_FF_TO_IMPLICIT)
+		crd_hint_note(sk, e);
 	if (ctx->level == SOL_IP) {
 		struct crd_sockaddr_in sin = {};
 
@@ -2107,6 +2337,7 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 	crd_drop_used(s);   /* this socket's earlier claim, if any */
 	s->used_token = b.token;
 	s->consumer_id = claim;
+	s->cont = CRD_CONT_RECORDS;
 	crd_count(CRD_ST_SET_OK);
 	ctx->optlen = -1;   /* consumed: the kernel's handler does not run */
 	return 1;

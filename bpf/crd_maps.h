@@ -172,6 +172,9 @@ enum crd_cont {
 				   * accepted for this destination */
 	CRD_CONT_POSITION,        /* implicit, no flow found: new history that
 				   * starts at the service's place in the order */
+	CRD_CONT_RECORDLESS,      /* a (not --implicit) service's proxy set no
+				   * records: new history that starts with its
+				   * service */
 };
 
 static inline unsigned crd_flow_cont(const __u32 *cont, unsigned hop)
@@ -217,7 +220,8 @@ struct crd_sk {
 	__u64 urep_cookie;        /* UDP proxy socket: the crd_urep_v2 entry it */
 	__u32 urep_port;          /*  made replying to an application (port 0:
 				   *  none), removed when it is released */
-	__u32 pad2;
+	__u32 cont;               /* outbound socket: how it continues used_token
+				   * (enum crd_cont: RECORDS, THREAD, FIFO) */
 	struct crd_tuple tuple;   /* connecting socket: its crd_pend_v2 key */
 	__u32 flags;              /* CRD_SKF_* */
 	__u32 pad;
@@ -260,8 +264,8 @@ struct crd_impq_key {
 };
 
 struct crd_impq {
-	__u32 head;               /* next to take (free-running) */
-	__u32 tail;               /* next free (free-running) */
+	__u64 head;               /* next to take (free-running) */
+	__u64 tail;               /* next free (free-running) */
 	__u64 token[CRD_IMPQ_LEN]; /* crd_flows_v2 keys */
 };
 

@@ -204,6 +204,10 @@ void json_str(FILE *f, const char *s);   /* a quoted, escaped string */
 
 /* "1.2.3.4:80" / "[::1]:80" for a v4-mapped address and a network-order port. */
 const char *crd_fmt_ep(const __u32 addr[4], __u16 port_be, char *buf, size_t len);
+/* enum crd_cont: how a hop's connection continued its flow ("app",
+ * "records", "implicit-thread", ...), and whether that was implicit. */
+const char *crd_cont_name(unsigned cont);
+bool crd_cont_implicit(unsigned cont);
 /* The name of service @id among @svcs, or "#ID" in @buf if unknown. */
 const char *crd_svc_name(const struct crd_service svcs[CRD_MAX_SERVICES], __u32 id,
 			 char *buf, size_t len);

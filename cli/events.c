@@ -98,7 +98,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		printf(",\"flow_id\":\"%016llx\",\"chain\":[", (unsigned long long)ev->flow_id);
 		for (i = 0; i < n; i++)
 			printf("%s%u", i ? "," : "", ev->hops[i]);
-		printf("]}\n");
+		printf("],\"via\":\"%s\"}\n", crd_cont_name(ev->cont));
 	} else {
 		for (i = 0; i < n; i++) {
 			size_t l = strlen(chain);
@@ -106,14 +106,16 @@ static int on_event(void *ctx, void *data, size_t len)
 			snprintf(chain + l, sizeof(chain) - l, "%s%s", i ? ">" : "",
 				 crd_svc_name(r->svcs, ev->hops[i], nb, sizeof(nb)));
 		}
-		printf("%s%-11s%s %-14s %-29s app=%s/%s uid=%u dst=%s chain=%s%s%s\n",
+		printf("%s%-11s%s %-14s %-29s app=%s/%s uid=%u dst=%s chain=%s%s%s%s%s\n",
 		       r->color ? (ev->kind == CRD_EV_REDIRECTED ? "\033[32m" :
 				   ev->kind == CRD_EV_PASSED ? "" : "\033[33m") : "",
 		       kind_name(ev->kind), r->color ? "\033[0m" : "",
 		       ev->service_id ? crd_svc_name(r->svcs, ev->service_id, nb, sizeof(nb)) : "-",
 		       connredir_state_name(ev->state), comm,
 		       (snprintf(nb, sizeof(nb), "%u", ev->app_pid), nb), ev->app_uid, dst,
-		       chain[0] ? chain : "-", ev->err ? " error=" : "", err_name(ev->err));
+		       chain[0] ? chain : "-", ev->err ? " error=" : "", ev->err ? err_name(ev->err) : "",
+		       crd_cont_implicit(ev->cont) ? " via=" : "",
+		       crd_cont_implicit(ev->cont) ? crd_cont_name(ev->cont) : "");
 	}
 	r->seen++;
 	if (r->max && r->seen >= r->max)

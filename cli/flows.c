@@ -187,7 +187,7 @@ int flows_main(int argc, char **argv)
 			for (k = 0; k < (int)n; k++) {
 				printf("%s{\"id\":%u,\"name\":", k ? "," : "", f->hops[k]);
 				json_str(stdout, crd_svc_name(svcs, f->hops[k], nb, sizeof(nb)));
-				printf("}");
+				printf(",\"via\":\"%s\"}", crd_cont_name(crd_flow_cont(f->cont, k)));
 			}
 			printf("],\"hop\":%u,\"accepted\":%u,\"connecting\":%u,\"age_s\":%.3f}",
 			       n, fs.rows[i].accepted, fs.rows[i].pending, age);
@@ -197,7 +197,10 @@ int flows_main(int argc, char **argv)
 		for (k = 0; k < (int)n; k++) {
 			size_t l = strlen(chain);
 
-			snprintf(chain + l, sizeof(chain) - l, "%s%s", k ? ">" : "",
+			/* "~>": the proxy before set no records, connredir
+			 * continued the flow for it (--implicit) */
+			snprintf(chain + l, sizeof(chain) - l, "%s%s",
+				 !k ? "" : crd_cont_implicit(crd_flow_cont(f->cont, k)) ? "~>" : ">",
 				 crd_svc_name(svcs, f->hops[k], nb, sizeof(nb)));
 		}
 		printf("%016llx %-5s %-24s %6u %-24s %-30s %-12s %7.1fs\n",

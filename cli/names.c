@@ -37,3 +37,21 @@ __u64 crd_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
+
+const char *crd_cont_name(unsigned cont)
+{
+	switch (cont) {
+	case CRD_CONT_APP: return "app";
+	case CRD_CONT_RECORDS: return "records";
+	case CRD_CONT_THREAD: return "implicit-thread";
+	case CRD_CONT_FIFO: return "implicit-fifo";
+	case CRD_CONT_POSITION: return "implicit-position";
+	case CRD_CONT_RECORDLESS: return "recordless";
+	}
+	return "unknown";
+}
+
+bool crd_cont_implicit(unsigned cont)
+{
+	return cont == CRD_CONT_THREAD || cont == CRD_CONT_FIFO || cont == CRD_CONT_POSITION;
+}

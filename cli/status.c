@@ -100,8 +100,10 @@ int status_main(int argc, char **argv)
 		json_str(stdout, crd_instance);
 		printf(",\"cgroup\":");
 		json_str(stdout, cfg.cgroup_path);
-		printf(",\"cgroup_id\":%llu,\"hop_limit\":%u,\"layout\":%u,\"counters\":{",
-		       (unsigned long long)cfg.cgroup_id, cfg.hop_limit, cfg.layout);
+		printf(",\"cgroup_id\":%llu,\"hop_limit\":%u,\"layout\":%u,"
+		       "\"events_reader_pid\":%u,\"counters\":{",
+		       (unsigned long long)cfg.cgroup_id, cfg.hop_limit, cfg.layout,
+		       cfg.events_pid);
 		for (i = 0; i < CRD_ST_MAX; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
 			       (unsigned long long)totals[i]);
@@ -135,6 +137,10 @@ int status_main(int argc, char **argv)
 	printf("cgroup:     %s (id %llu)\n", cfg.cgroup_path,
 	       (unsigned long long)cfg.cgroup_id);
 	printf("hop limit:  %u\n", cfg.hop_limit);
+	if (cfg.events_pid)
+		printf("events:     read by pid %u\n", cfg.events_pid);
+	else
+		printf("events:     no reader (none are made)\n");
 	printf("services:   %u\n\n", order.n);
 	if (order.n) {
 		printf("%-4s %-16s %8s %12s %12s %12s %10s\n", "ID", "NAME", "WEIGHT",
