@@ -118,7 +118,9 @@ eventually listening 14001 && eventually listening 14002 || fail "crd-origdst di
 start_proxy tp 127.0.0.1:14003
 crd service add O1 --proxy 127.0.0.1:14001 --weight 30 --owner-cgroup o1 --dport 8080 --implicit >/dev/null
 crd service add O2 --proxy 127.0.0.1:14002 --weight 20 --owner-cgroup o2 --dport 8080 --implicit >/dev/null
-crd service add TP --proxy 127.0.0.1:14003 --weight 10 --owner-cgroup tp --dport 8080 >/dev/null
+# TP matches only applications in cgroup "app": it takes the flows only if
+# the implicit continuations carried the original application over.
+crd service add TP --proxy 127.0.0.1:14003 --weight 10 --owner-cgroup tp --dport 8080 --app-cgroup app >/dev/null
 O1=$(id_of O1) O2=$(id_of O2) TP=$(id_of TP)
 r0=$(stat_counter redirected)
 bg app curl -s -o "$WORK/curl3.out" --max-time 10 http://127.0.0.1:8080/three
