@@ -2102,6 +2102,20 @@ static __always_inline int crd_get_context(struct bpf_sockopt *ctx, struct bpf_s
 }
 
 /* getsockopt(CONNREDIR_SOL, CONNREDIR_UDP_OPT(what, handle)): a UDP flow. */
+/* Is the caller the proxy of the service that redirected flow @e last? */
+static __always_inline int crd_is_last_proxy(const struct crd_flow_entry *e)
+{
+	struct crd_config *cfg = NULL;
+	struct crd_order *order;
+	__u32 n = e->flow.nhops, idx = 0;
+
+	if (n == 0 || n > CRD_MAX_HOPS)
+		return 0;
+	order = crd_live_order(&cfg, &idx);
+	return crd_caller_service(order, idx, e->flow.hops[(n - 1) & (CRD_MAX_HOPS - 1)],
+				  NULL) != 0;
+}
+
 static __always_inline int crd_get_udp(struct bpf_sockopt *ctx)
 {
 	__u32 what = (__u32)ctx->optname >> 24, h = ctx->optname & CRD_HANDLE_MASK;
@@ -2115,6 +2129,10 @@ static __always_inline int crd_get_udp(struct bpf_sockopt *ctx)
 	case CONNREDIR_RECORDS_SIZE:
 		return crd_answer_records(ctx, &uf->e, CRD_TOKEN_UDP | h, 1);
 	case CONNREDIR_CONTEXT:
+		/* The handle is in every datagram's mark: the application's
+		 * identity goes only to the proxy of the service that has it. */
+		if (!crd_is_last_proxy(&uf->e))
+			return crd_fail(ctx, EACCES);
 		return crd_answer_context(ctx, &uf->e, (uf->flags & CRD_UF_CONNECTED) ?
 					  CONNREDIR_CTX_UDP_CONNECTED : 0);
 	case CONNREDIR_STATE:

@@ -99,6 +99,22 @@ check "UA saw it as the IPv4 destination" [ "$(grep -c 'orig=127.0.0.1:7003' "$W
 check "no datagram reached a proxy without its flow handle" \
 	bash -c "! grep -q unmarked '$WORK/ua.log' '$WORK/ub.log'"
 
+# --- a handle is not a key to the application's identity ---------------------------
+# The handle travels in every datagram's mark; the context it names goes only
+# to the proxy of the service that has the flow.
+: >"$WORK/ua.log"
+(echo hello; sleep 3) | in_cg app socat -u - UDP:127.0.0.1:7001 &
+hold_pid=$!
+PIDS+=($hold_pid)
+wait_lines "$WORK/ua.log" 1
+h=$(field "$(grep '^hop' "$WORK/ua.log" | head -n1)" handle)
+out=$(in_cg app "$TOOLS/crd-udpctx" "$h")
+check "another process in the subtree asking for flow $h's context gets EACCES ($out)" \
+	[ "$out" = error=EACCES ]
+out=$(in_cg ua "$TOOLS/crd-udpctx" "$h")
+check "UA's proxy identity gets it ($out)" grep -q '^ok app_pid=[0-9]* app_comm=socat$' <<<"$out"
+wait "$hold_pid"
+
 # --- 4. state ends with the sockets ------------------------------------------------
 during=$(udp_maps)
 check "while the proxies hold their per-flow sockets, flows are tracked ($during)" \
