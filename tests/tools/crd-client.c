@@ -25,6 +25,15 @@
  *   --timeout SECS per-connection I/O timeout: the longest wait for any
  *                  single step (connect, or any progress in the exchange)
  *                  (default 10; 0 = no timeout; fractions ok)
+ *   --errno        add to each "fail" line the failing call's errno by its
+ *                  name, " errno=NAME" (e.g. ECONNREFUSED; "-" when the
+ *                  failure has none: a mismatch, a timeout, a short reply),
+ *                  and for a failed connect also where it failed and after
+ *                  how long, " in=connect|sendto|SO_ERROR ms=M": "connect"
+ *                  (or "sendto" for --tfo) when that call itself returned
+ *                  the error, "SO_ERROR" when it failed later, after
+ *                  EINPROGRESS; M = milliseconds from socket() to the
+ *                  failure, three decimals
  *   -h, --help     show usage
  *
  * Total connections = count * parallel; connection indexes run from 0 to
@@ -49,7 +58,8 @@
  * when its round has finished (after the hold, before the sockets are
  * closed); then one summary line at the end):
  *   ok <index> local=<A:P> peer=<A:P> bytes=<N>
- *   fail <index> <reason>
+ *   fail <index> <reason>            (with --errno: <reason> errno=NAME
+ *                                      [in=CALL ms=M])
  *   summary ok=<n> fail=<n>
  * <reason> is free text (rest of the line), always starting with the
  * failing step, e.g. "connect 127.0.0.1:28080: Connection refused",
@@ -115,6 +125,7 @@ struct cfg {
 	enum mode mode;
 	unsigned long long count, parallel, bytes;
 	double hold, timeout;
+	bool errnos;
 };
 
 struct conn {
@@ -126,6 +137,9 @@ struct conn {
 	char local[ADDR_FMT_LEN];
 	char peer[ADDR_FMT_LEN];
 	char reason[REASON_LEN];
+	int err;		/* errno of the failing call, 0: none */
+	const char *in;		/* a failed connect: where it failed */
+	double ms;		/* a failed connect: ms from socket() */
 };
 
 static struct cfg g;
@@ -145,6 +159,8 @@ static void usage(FILE *f)
 		"  --bytes N       payload bytes per connection (default 1000)\n"
 		"  --hold SECS     keep connections open after the echo (default 0)\n"
 		"  --timeout SECS  per-connection I/O timeout (default 10, 0 = none)\n"
+		"  --errno         add errno=NAME (and for a connect in=CALL ms=M) to\n"
+		"                  each fail line\n"
 		"  -h, --help      show this help\n"
 		"Prints \"ok <i> local=A:P peer=A:P bytes=N\" or \"fail <i> <reason>\"\n"
 		"per connection and \"summary ok=N fail=N\"; exit 0 iff all ok.\n");
@@ -285,6 +301,25 @@ static void fail(struct conn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Note the errno of a failure about to be reported with fail(); for a
+ * connect also where it failed (@in) and when (@t0: socket() time). */
+static void fail_errno(struct conn *c, int e, const char *in, double t0)
+{
+	if (c->failed)
+		return;
+	c->err = e;
+	c->in = in;
+	c->ms = in ? now_ms() - t0 : 0;
+}
+
 static void close_conn(struct conn *c)
 {
 	if (c->fd >= 0) {
@@ -314,10 +349,12 @@ static void open_conn(struct conn *c)
 	short re;
 	int r;
 	const char *step = "connect";
+	double t0 = now_ms();
 
 	c->fd = socket(g.dst.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		       g.proto);
 	if (c->fd < 0) {
+		fail_errno(c, errno, NULL, 0);
 		fail(c, "socket(%s%s): %s",
 		     g.dst.ss_family == AF_INET6 ? "AF_INET6" : "AF_INET",
 		     g.proto == IPPROTO_MPTCP ? ", IPPROTO_MPTCP" : "",
@@ -336,6 +373,7 @@ static void open_conn(struct conn *c)
 		if (s >= 0) {
 			c->sent = (unsigned long long)s;
 		} else if (errno != EINPROGRESS) {
+			fail_errno(c, errno, "sendto", t0);
 			fail(c, "sendto(MSG_FASTOPEN) %s: %s", g.dststr,
 			     strerror(errno));
 			return;
@@ -345,6 +383,7 @@ static void open_conn(struct conn *c)
 	case M_TFO_CONNECT:
 		if (setsockopt(c->fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one,
 			       sizeof(one)) < 0) {
+			fail_errno(c, errno, NULL, 0);
 			fail(c, "setsockopt(TCP_FASTOPEN_CONNECT): %s",
 			     strerror(errno));
 			return;
@@ -353,6 +392,7 @@ static void open_conn(struct conn *c)
 	case M_CONNECT:
 		if (connect(c->fd, (struct sockaddr *)&g.dst, g.dstlen) < 0 &&
 		    errno != EINPROGRESS) {
+			fail_errno(c, errno, "connect", t0);
 			fail(c, "connect %s: %s", g.dststr, strerror(errno));
 			return;
 		}
@@ -363,6 +403,7 @@ static void open_conn(struct conn *c)
 	 * waits for establishment before shutting down. */
 	r = wait_fd(c->fd, POLLOUT, &re);
 	if (r < 0) {
+		fail_errno(c, errno, NULL, 0);
 		fail(c, "poll: %s", strerror(errno));
 		return;
 	}
@@ -371,10 +412,12 @@ static void open_conn(struct conn *c)
 		return;
 	}
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
+		fail_errno(c, errno, NULL, 0);
 		fail(c, "getsockopt(SO_ERROR): %s", strerror(errno));
 		return;
 	}
 	if (soerr) {
+		fail_errno(c, soerr, "SO_ERROR", t0);
 		fail(c, "%s %s: %s", step, g.dststr, strerror(soerr));
 		return;
 	}
@@ -446,6 +489,7 @@ static void run_exchange(struct conn *c, bool until_eof)
 				if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr,
 					       &sl) == 0 && soerr)
 					e = soerr;
+				fail_errno(c, e, NULL, 0);
 				fail(c, "shutdown: %s", strerror(e));
 				return;
 			}
@@ -458,6 +502,7 @@ static void run_exchange(struct conn *c, bool until_eof)
 			ev |= POLLOUT;
 		r = wait_fd(c->fd, ev, &re);
 		if (r < 0) {
+			fail_errno(c, errno, NULL, 0);
 			fail(c, "poll: %s", strerror(errno));
 			return;
 		}
@@ -472,6 +517,7 @@ static void run_exchange(struct conn *c, bool until_eof)
 			if (n < 0) {
 				if (errno != EAGAIN && errno != EWOULDBLOCK &&
 				    errno != EINTR) {
+					fail_errno(c, errno, NULL, 0);
 					fail(c, "recv: %s", strerror(errno));
 					return;
 				}
@@ -502,6 +548,7 @@ static void run_exchange(struct conn *c, bool until_eof)
 			if (s < 0) {
 				if (errno != EAGAIN && errno != EWOULDBLOCK &&
 				    errno != EINTR) {
+					fail_errno(c, errno, NULL, 0);
 					fail(c, "send: %s", strerror(errno));
 					return;
 				}
@@ -515,7 +562,15 @@ static void run_exchange(struct conn *c, bool until_eof)
 static void report(struct conn *c, unsigned long long *ok, unsigned long long *nfail)
 {
 	if (c->failed) {
-		printf("fail %llu %s\n", c->index, c->reason);
+		printf("fail %llu %s", c->index, c->reason);
+		if (g.errnos) {
+			const char *n = c->err ? strerrorname_np(c->err) : NULL;
+
+			printf(" errno=%s", n ? n : c->err ? "?" : "-");
+			if (c->in)
+				printf(" in=%s ms=%.3f", c->in, c->ms);
+		}
+		printf("\n");
 		(*nfail)++;
 	} else {
 		printf("ok %llu local=%s peer=%s bytes=%llu\n", c->index,
@@ -552,7 +607,7 @@ static void raise_nofile(void)
 int main(int argc, char **argv)
 {
 	enum { O_MPTCP = 256, O_TFO, O_TFO_CONNECT, O_COUNT, O_PARALLEL,
-	       O_BYTES, O_HOLD, O_TIMEOUT };
+	       O_BYTES, O_HOLD, O_TIMEOUT, O_ERRNO };
 	static const struct option opts[] = {
 		{ "mptcp", no_argument, NULL, O_MPTCP },
 		{ "tfo", no_argument, NULL, O_TFO },
@@ -562,6 +617,7 @@ int main(int argc, char **argv)
 		{ "bytes", required_argument, NULL, O_BYTES },
 		{ "hold", required_argument, NULL, O_HOLD },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "errno", no_argument, NULL, O_ERRNO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -608,6 +664,9 @@ int main(int argc, char **argv)
 			break;
 		case O_TIMEOUT:
 			okarg = parse_secs(optarg, &g.timeout);
+			break;
+		case O_ERRNO:
+			g.errnos = true;
 			break;
 		case 'h':
 			usage(stdout);
