@@ -1155,6 +1155,28 @@ static __always_inline void crd_udp_sender(struct __sk_buff *skb, struct crd_ufl
  * already has goes where it went (CRD_REWRITE, @rd filled). Otherwise
  * CRD_DECIDE.
  */
+/*
+ * May a cached UDP flow's next datagram go where the first one went? Only
+ * while the service that took it is still there (same id in its slot) and
+ * its proxy still listens there, claimed for it: checked at every datagram
+ * of an unconnected socket, like the connect-time check.
+ */
+static __always_inline int crd_udp_flow_live(struct bpf_sock_addr *ctx,
+					     const struct crd_uflow *uf)
+{
+	struct crd_service *svc;
+	struct crd_addr p;
+	__u32 slot = uf->slot, n = uf->e.flow.nhops;
+
+	if (slot >= CRD_MAX_SERVICES || n == 0 || n > CRD_MAX_HOPS)
+		return 0;
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	if (!svc || !svc->id || svc->id != uf->e.flow.hops[(n - 1) & (CRD_MAX_HOPS - 1)])
+		return 0;
+	__builtin_memcpy(p.ip6, uf->proxy, sizeof(p.ip6));
+	return crd_proxy_up(ctx, svc, &p, uf->proxy_port_be, 1);
+}
+
 __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 {
 	struct crd_config *cfg = NULL;
@@ -1208,6 +1230,14 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 		if (hp) {
 			h = *hp;
 			uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+			if (uf && !crd_udp_flow_live(ctx, uf)) {
+				/* Its service is gone or its proxy is down:
+				 * decide again (fail open/closed, another
+				 * service, or a restarted proxy). */
+				crd_uflow_del(h);
+				u->pending = 0;
+				uf = NULL;
+			}
 			if (uf) {
 				uf->last_ns = now;
 				u->pending = h;
@@ -1256,6 +1286,7 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	__builtin_memcpy(uf->proxy, rd->proxy.ip6, sizeof(uf->proxy));
 	uf->proxy_port_be = rd->proxy_port_be;
 	uf->flags = rd->connecting ? CRD_UF_CONNECTED : 0;
+	uf->slot = slot;
 	/* This hop's sender is filled in at egress, from the packet. */
 	for (i = 0; i < 3; i++) {
 		h = bpf_get_prandom_u32() & CRD_HANDLE_MASK;

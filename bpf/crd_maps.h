@@ -305,7 +305,9 @@ struct crd_uflow {
 	__u16 hop_src_port_be;    /* 0 until known (the socket binds on its
 				   * first send) */
 	__u16 flags;              /* CRD_UF_* */
-	__u16 pad;
+	__u16 slot;               /* the service that took it (crd_svc_v2
+				   * slot): its later datagrams go on only
+				   * while that service and its proxy live */
 };
 
 /* Map crd_ukey_v2: (application socket, destination) -> handle. */

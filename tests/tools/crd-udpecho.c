@@ -14,7 +14,9 @@
  *       really is), with --connect also "peer=<getpeername>", and at the end
  *       "summary ok=N bad=N missing=N". Exit 0 only if all answers are ok.
  *       With -6 an IPv4 DEST is reached as ::ffff:ADDR from an AF_INET6
- *       socket.
+ *       socket. With --step DIR, each round's answers are awaited before
+ *       the next round, which starts only once DIR/go.<round> exists
+ *       (DIR/done.<round> tells the test the round was answered).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -129,50 +131,14 @@ static int serve(int argc, char **argv)
 	}
 }
 
-static int send_all(int argc, char **argv)
+/* Wait for answers on @fds until @want came (or 3 s without any). */
+static __attribute__((noinline)) void collect(const int *fds, int nfd, int conn, int want,
+					       int *okp, int *badp)
 {
-	struct sockaddr_storage dst[MAXS];
-	socklen_t dl[MAXS];
-	int fds[MAXS], nd = 0, nfd, i, r, v6 = 0, conn = 0, count = 1;
-	int ok = 0, bad = 0, want;
-	const char *why;
+	int ok = 0, bad = 0, i;
 
-	for (i = 0; i < argc; i++) {
-		struct crd_ipaddr a;
-		uint16_t port;
-
-		if (!strcmp(argv[i], "--connect"))
-			conn = 1;
-		else if (!strcmp(argv[i], "-6"))
-			v6 = 1;
-		else if (!strcmp(argv[i], "--count") && i + 1 < argc)
-			count = atoi(argv[++i]);
-		else if (nd < MAXS && !crd_parse_endpoint(argv[i], &a, &port, &why))
-			dl[nd] = mk(&a, port, v6, &dst[nd]), nd++;
-		else
-			return fprintf(stderr, "crd-udpecho: %s: bad argument\n", argv[i]), 2;
-	}
-	if (!nd)
-		return fprintf(stderr, "crd-udpecho send: no DEST\n"), 2;
-	nfd = conn ? nd : 1;
-	for (i = 0; i < nfd; i++) {
-		fds[i] = socket(v6 ? AF_INET6 : dst[0].ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fds[i] < 0)
-			return perror("socket"), 1;
-		if (conn && connect(fds[i], (struct sockaddr *)&dst[i], dl[i]))
-			return perror("connect"), 1;
-	}
-	for (r = 0; r < count; r++)
-		for (i = 0; i < nd; i++) {
-			char msg[64];
-			int m = snprintf(msg, sizeof(msg), "round=%d dest=%d", r, i);
-			ssize_t s = conn ? send(fds[i], msg, m, 0)
-					 : sendto(fds[0], msg, m, 0, (struct sockaddr *)&dst[i], dl[i]);
-
-			if (s < 0)
-				printf("send-error %d %s\n", i, strerror(errno));
-		}
-	want = nd * count;
+	if (nfd <= 0 || nfd > MAXS)
+		return;
 	while (ok + bad < want) {
 		struct pollfd p[MAXS];
 		int got;
@@ -212,6 +178,80 @@ static int send_all(int argc, char **argv)
 			printf("\n");
 		}
 	}
+	*okp += ok;
+	*badp += bad;
+}
+
+/* With --step DIR: round @r was answered; wait for DIR/go.<r+1> (10 s). */
+static void step(const char *dir, int r)
+{
+	char path[512];
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/done.%d", dir, r);
+	f = fopen(path, "w");
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "%s/go.%d", dir, r + 1);
+	for (i = 0; i < 200 && access(path, F_OK); i++)
+		usleep(50000);
+}
+
+static int send_all(int argc, char **argv)
+{
+	struct sockaddr_storage dst[MAXS];
+	socklen_t dl[MAXS];
+	int fds[MAXS], nd = 0, nfd, i, r, v6 = 0, conn = 0, count = 1;
+	int ok = 0, bad = 0, want;
+	const char *why, *stepdir = NULL;
+
+	for (i = 0; i < argc; i++) {
+		struct crd_ipaddr a;
+		uint16_t port;
+
+		if (!strcmp(argv[i], "--connect"))
+			conn = 1;
+		else if (!strcmp(argv[i], "-6"))
+			v6 = 1;
+		else if (!strcmp(argv[i], "--count") && i + 1 < argc)
+			count = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--step") && i + 1 < argc)
+			stepdir = argv[++i];
+		else if (nd < MAXS && !crd_parse_endpoint(argv[i], &a, &port, &why))
+			dl[nd] = mk(&a, port, v6, &dst[nd]), nd++;
+		else
+			return fprintf(stderr, "crd-udpecho: %s: bad argument\n", argv[i]), 2;
+	}
+	if (!nd)
+		return fprintf(stderr, "crd-udpecho send: no DEST\n"), 2;
+	nfd = conn ? nd : 1;
+	for (i = 0; i < nfd; i++) {
+		fds[i] = socket(v6 ? AF_INET6 : dst[0].ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0)
+			return perror("socket"), 1;
+		if (conn && connect(fds[i], (struct sockaddr *)&dst[i], dl[i]))
+			return perror("connect"), 1;
+	}
+	for (r = 0; r < count; r++) {
+		for (i = 0; i < nd; i++) {
+			char msg[64];
+			int m = snprintf(msg, sizeof(msg), "round=%d dest=%d", r, i);
+			ssize_t s = conn ? send(fds[i], msg, m, 0)
+					 : sendto(fds[0], msg, m, 0, (struct sockaddr *)&dst[i], dl[i]);
+
+			if (s < 0)
+				printf("send-error %d %s\n", i, strerror(errno));
+		}
+		if (stepdir) {
+			collect(fds, nfd, conn, nd, &ok, &bad);
+			if (r + 1 < count)
+				step(stepdir, r);
+		}
+	}
+	want = nd * count;
+	if (!stepdir)
+		collect(fds, nfd, conn, want, &ok, &bad);
 	printf("summary ok=%d bad=%d missing=%d\n", ok, bad, want - ok - bad);
 	for (i = 0; i < nfd; i++)
 		close(fds[i]);
@@ -226,6 +266,6 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "send"))
 		return send_all(argc - 2, argv + 2);
 	fprintf(stderr, "usage: crd-udpecho serve [--ready FILE] ADDR:PORT... | "
-		"send [--connect] [-6] [--count N] DEST...\n");
+		"send [--connect] [-6] [--count N] [--step DIR] DEST...\n");
 	return 2;
 }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# 17-udp-failover: the later datagrams of an unconnected UDP socket's flow go
+# where the first went only while the service that took it and its proxy
+# live. One socket sends a round to one destination at a time: its proxy
+# dies (fail open: the next service takes the flow at once), the dead proxy
+# comes back, a service is deleted: every round is answered, through the
+# proxies the rules say.
+. "$(dirname "$0")/../lib.sh"
+
+crd attach "$TEST_CG" >/dev/null || { fail "attach"; exit; }
+"$TOOLS/crd-udpecho" serve --ready "$WORK/echo.ready" 127.0.0.1:7001 >/dev/null 2>&1 &
+PIDS+=($!)
+wait_file "$WORK/echo.ready" || fail "udp echo server did not start"
+
+udp_proxy() { # CGROUP LISTEN
+	rm -f "$WORK/$1.ready"
+	bg "$1" "$TOOLS/crd-udpproxy" --name "$1" --listen "$2" --log "$WORK/$1.log" \
+		--ready "$WORK/$1.ready"
+	UP_PID=$BG_PID
+	wait_file "$WORK/$1.ready" || fail "udp proxy $1 did not start"
+}
+udp_proxy ua 127.0.0.1:16001
+UA_PID=$UP_PID
+udp_proxy ub 127.0.0.1:16002
+crd service add UA --proto udp --proxy 127.0.0.1:16001 --weight 20 --owner-cgroup ua --fail open >/dev/null
+crd service add UB --proto udp --proxy 127.0.0.1:16002 --weight 10 --owner-cgroup ub --fail open >/dev/null
+UA=$(crd service list --json | tr '{' '\n' | sed -n 's/"id":\([0-9]*\),"name":"UA".*/\1/p')
+UB=$(crd service list --json | tr '{' '\n' | sed -n 's/"id":\([0-9]*\),"name":"UB".*/\1/p')
+hops() { grep -c '^hop' "$WORK/$1.log" 2>/dev/null || echo 0; }
+last_chain() { field "$(grep '^hop' "$WORK/$1.log" | tail -n1)" chain; }
+
+mkdir "$WORK/step"
+bg app "$TOOLS/crd-udpecho" send --count 4 --step "$WORK/step" 127.0.0.1:7001 >"$WORK/send.out" 2>&1
+send_pid=$BG_PID
+
+# round 0: through UA then UB
+wait_file "$WORK/step/done.0" || fail "round 0 was not answered"
+check "round 0: UA took the flow (chain $(last_chain ua))" [ "$(last_chain ua)" = "$UA" ]
+check "round 0: UB took it next (chain $(last_chain ub))" [ "$(last_chain ub)" = "$UA,$UB" ]
+ua0=$(hops ua) ub0=$(hops ub)
+
+# round 1: UA's proxy is dead; the flow's next datagram goes to UB at once
+kill "$UA_PID"
+wait "$UA_PID" 2>/dev/null
+touch "$WORK/step/go.1"
+wait_file "$WORK/step/done.1" || fail "round 1 was not answered"
+check "round 1, UA down (fail open): UB took the socket's next datagram as a new flow (chain $(last_chain ub))" \
+	[ "$(hops ub)/$(last_chain ub)" = "$((ub0 + 1))/$UB" ]
+check "round 1 was answered" [ "$(grep -c '^reply .* ok$' "$WORK/send.out")" = 2 ]
+
+# round 2: UA is back; the flow UB has stays with UB while UB lives
+: >"$WORK/ua.log"
+udp_proxy ua 127.0.0.1:16001
+UA_PID=$UP_PID
+ub1=$(hops ub)
+touch "$WORK/step/go.2"
+wait_file "$WORK/step/done.2" || fail "round 2 was not answered"
+check "round 2: the flow stays with UB, which is alive (no new flow)" [ "$(hops ub)" = "$ub1" ]
+check "round 2: UA's restarted proxy saw nothing of it" [ "$(hops ua)" = 0 ]
+
+# round 3: UB's service is deleted; the flow is decided again: UA takes it
+crd service del UB >/dev/null
+touch "$WORK/step/go.3"
+wait "$send_pid"
+rc=$?
+check "round 3, UB deleted: UA took the flow again (chain $(last_chain ua))" \
+	[ "$(hops ua)/$(last_chain ua)" = "1/$UA" ]
+check "every round was answered from the destination's address (rc=$rc)" \
+	grep -q '^summary ok=4 bad=0 missing=0' "$WORK/send.out"
+check "stats: UA was skipped once, its proxy down (fail_open)" \
+	bash -c "$CRD --instance $INST status --json | grep -q '\"name\":\"UA\".*\"fail_open\":1,'"
