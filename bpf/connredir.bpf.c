@@ -668,6 +668,26 @@ __noinline int crd_emit_decision(const struct crd_config *cfg, __u64 kind_svc,
 	return 0;
 }
 
+/* bpf_loop callback: is slot i the service with id f->id? */
+struct crd_id_find {
+	__u32 id;
+	__s32 slot;
+};
+
+static long crd_id_one(__u32 i, void *arg)
+{
+	struct crd_id_find *f = arg;
+	struct crd_service *svc;
+	__u32 slot = i;
+
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	if (svc && svc->id == f->id) {
+		f->slot = slot;
+		return 1;
+	}
+	return 0;
+}
+
 /* ---- Proxy liveness ------------------------------------------------------------ */
 
 /*
@@ -708,6 +728,15 @@ static __always_inline int crd_proxy_up(struct bpf_sock_addr *ctx,
 		return 0;
 	if (o->claim_id == svc->id)
 		return 1;
+	if (o->claim_id) {
+		/* Claimed for another service that still exists: that
+		 * service's, whoever bound it. */
+		struct crd_id_find f = { .id = o->claim_id, .slot = -1 };
+
+		bpf_loop(CRD_MAX_SERVICES, crd_id_one, &f, 0);
+		if (f.slot >= 0)
+			return 0;
+	}
 	/* Bound by the service's proxy identity? (Also when claimed for an
 	 * earlier instance of the service, deleted and added again.) */
 	ok = 1;
@@ -2293,25 +2322,6 @@ static __always_inline int crd_refuse_flow(struct bpf_sockopt *ctx, int err,
 }
 
 #define crd_refuse(ctx, err, st) crd_refuse_flow(ctx, err, st, NULL)
-
-struct crd_id_find {
-	__u32 id;
-	__s32 slot;
-};
-
-static long crd_id_one(__u32 i, void *arg)
-{
-	struct crd_id_find *f = arg;
-	struct crd_service *svc;
-	__u32 slot = i;
-
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
-	if (svc && svc->id == f->id) {
-		f->slot = slot;
-		return 1;
-	}
-	return 0;
-}
 
 /* Count a set-records refusal against the service whose flow it was. */
 static __always_inline void crd_svc_refused(struct crd_order *order, __u32 id)

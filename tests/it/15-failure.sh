@@ -277,6 +277,24 @@ check "the squatter outside the subtree got no connection and no byte ($(squatte
 stop "$SQ_PID"
 crd service del O >/dev/null
 
+# --- TCP, a listener claimed for another service ---------------------------------
+# Q's identity (uid 0 in cgroup pp) matches the binder of P's listener, but
+# P's proxy claimed it for P: it is P's, and Q's proxy is down.
+crd service add P --proxy 127.0.0.1:15005 --owner-cgroup pp --dport 9 --weight 1 >/dev/null
+crd service add Q --proxy 127.0.0.1:15005 --owner-uid 0 --owner-cgroup pp --dport 8080 \
+	--weight 10 >/dev/null
+start_cproxy pp pp --service P --listen 127.0.0.1:15005 --inspect log || exit
+client cl-claimed 127.0.0.1 8080
+check "a listener claimed for P is not Q's proxy, though Q's identity bound it: refused" \
+	grep -q '^fail 0 .* errno=ECONNREFUSED in=connect ' "$WORK/cl-claimed.out"
+check "... and P's proxy got nothing of Q's flow" [ ! -s "$WORK/pp.log" ]
+crd service del P >/dev/null
+client cl-unclaimed 127.0.0.1 8080
+check "P deleted: its claim names no service, the binder's identity counts: Q's flow goes there" \
+	grep -q '^ok 0 ' "$WORK/cl-unclaimed.out"
+stop "$PX_PID"
+crd service del Q >/dev/null
+
 # --- UDP, a squatter in another cgroup of the subtree ------------------------------
 crd service add UA --proto udp --proxy 127.0.0.1:16001 --owner-cgroup pua --dport 7001 >/dev/null
 squat sq4 squat udp 16001
