@@ -1147,12 +1147,19 @@ static __always_inline void crd_udp_note_reply(struct bpf_sock *sk, struct crd_s
  * may be bound to a wildcard address. For a first hop that is also the
  * application's address (orig_src).
  */
-static __always_inline void crd_udp_sender(struct __sk_buff *skb, struct crd_uflow *uf)
+static __always_inline void crd_udp_sender(struct __sk_buff *skb, struct bpf_sock *sk,
+					   struct crd_uflow *uf)
 {
 	struct crd_addr a;
 	__u16 sport;
 
 	if (uf->hop_src_port_be)
+		return;
+	/* The source address sits at a fixed offset of either header; the
+	 * port is the socket's own (bound by now), whatever IPv4 options or
+	 * IPv6 extension headers come before the UDP header. */
+	sport = bpf_htons((__u16)sk->src_port);
+	if (!sport)
 		return;
 	if (skb->protocol == bpf_htons(0x0800)) {
 		__u32 v4;
@@ -1160,11 +1167,8 @@ static __always_inline void crd_udp_sender(struct __sk_buff *skb, struct crd_ufl
 		if (bpf_skb_load_bytes(skb, 12, &v4, 4))
 			return;
 		crd_set_v4(&a, v4);
-		if (bpf_skb_load_bytes(skb, 20, &sport, 2))   /* no IPv4 options on UDP we send */
-			return;
 	} else if (skb->protocol == bpf_htons(0x86dd)) {
-		if (bpf_skb_load_bytes(skb, 8, a.ip6, 16) ||
-		    bpf_skb_load_bytes(skb, 40, &sport, 2))
+		if (bpf_skb_load_bytes(skb, 8, a.ip6, 16))
 			return;
 	} else {
 		return;
@@ -1490,7 +1494,7 @@ int crd_egress(struct __sk_buff *skb)
 	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
 	if (!uf)
 		return 1;
-	crd_udp_sender(skb, uf);
+	crd_udp_sender(skb, sk, uf);
 	skb->mark = CRD_MARK(h);
 	return 1;
 }
