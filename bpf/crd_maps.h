@@ -21,7 +21,12 @@
 
 #define CRD_LAYOUT_VERSION 2
 
+/* Overriding CRD_MAX_SERVICES (-D) changes the map layout without renaming
+ * the maps: `upgrade` refuses such a build for an instance made with
+ * another value (tests/it/14-upgrade.sh builds one to check that). */
+#ifndef CRD_MAX_SERVICES
 #define CRD_MAX_SERVICES 64   /* service slots */
+#endif
 #define CRD_MAX_HOPS 16       /* == CONNREDIR_MAX_HOPS */
 #define CRD_DEFAULT_HOP_LIMIT 8
 #define CRD_MAX_PREFIXES 8    /* per list (--dst, --not-dst) */

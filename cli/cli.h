@@ -37,6 +37,7 @@ int events_main(int argc, char **argv);
 int flows_main(int argc, char **argv);
 int stats_main(int argc, char **argv);
 int apply_main(int argc, char **argv);
+int upgrade_main(int argc, char **argv);
 
 /* The programs attached to an instance's cgroup and their pinned links
  * (attach.c): attach, detach and upgrade go by this table. */

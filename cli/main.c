@@ -59,6 +59,8 @@ static const struct {
 	  "change settings of an attached instance" },
 	{ "exec", exec_main, "[--cgroup NAME] -- COMMAND [ARG]...",
 	  "run COMMAND in a child cgroup of the attached cgroup" },
+	{ "upgrade", upgrade_main, "[--object FILE] [--json]",
+	  "replace the attached programs with this build's, keeping the maps" },
 };
 
 static void usage(FILE *f)
