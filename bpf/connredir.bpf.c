@@ -43,6 +43,8 @@
 #define ENOTCONN 107
 #define ECONNREFUSED 111
 
+#define CRD_IPPROTO_MPTCP 262
+
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* ---- Maps (layouts in crd_maps.h) --------------------------------------- */
@@ -1694,7 +1696,9 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 		if (ret != CRD_DECIDE)
 			return ret;
 	} else {
-		if (ctx->type != SOCK_STREAM)
+		/* TCP and MPTCP only (not SCTP's stream sockets, say). */
+		if (ctx->type != SOCK_STREAM ||
+		    (ctx->protocol != IPPROTO_TCP && ctx->protocol != CRD_IPPROTO_MPTCP))
 			return CRD_PASS;
 		crd_count(CRD_ST_CONNECT);
 		/* A reconnecting socket must not publish a stale decision. */
