@@ -1256,6 +1256,12 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 	now = bpf_ktime_get_ns();
 	cookie = bpf_get_socket_cookie(ctx);
 	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
+	if (u && connecting && u->connected) {
+		/* connect() again: the old connected flow ends here, whatever
+		 * the new destination's decision. */
+		crd_uflow_del(u->connected);
+		u->connected = 0;
+	}
 	if (u && !connecting) {
 		/* A flow this socket already has: same decision, fresh use. */
 		k.app_cookie = cookie;
@@ -1489,8 +1495,12 @@ int crd_egress(struct __sk_buff *skb)
 	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
 	if (!u)
 		return 1;
-	h = u->pending ? u->pending : u->connected;
+	h = u->pending;
 	u->pending = 0;
+	if (h == CRD_PENDING_NONE)
+		return 1;   /* sent elsewhere, decided: not redirected */
+	if (!h && sk->state == BPF_TCP_ESTABLISHED)
+		h = u->connected;   /* send() on the connected socket */
 	if (!h)
 		return 1;
 	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
@@ -1675,6 +1685,18 @@ __noinline int crd_impq_push(const struct crd_flow_entry *e, __u64 token)
 	return 0;
 }
 
+/*
+ * A UDP datagram that goes where it was addressed (no flow of this socket
+ * takes it): egress must not tag it with the socket's connected flow.
+ */
+static __always_inline void crd_udp_unmarked(struct bpf_sock *sk, int connecting)
+{
+	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
+
+	if (u && !connecting)
+		u->pending = CRD_PENDING_NONE;
+}
+
 /* ---- connect: TCP and connected UDP -------------------------------------------- */
 
 /*
@@ -1693,8 +1715,11 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 		return CRD_PASS;
 	if (udp) {
 		ret = crd_udp_pre(ctx, r);
-		if (ret != CRD_DECIDE)
+		if (ret != CRD_DECIDE) {
+			if (ret < 0)
+				crd_udp_unmarked(sk, r->connecting);
 			return ret;
+		}
 	} else {
 		/* TCP and MPTCP only (not SCTP's stream sockets, say). */
 		if (ctx->type != SOCK_STREAM ||
@@ -1714,8 +1739,11 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 	}
 	r->proto_bit = udp ? CRD_PROTO_UDP : CRD_PROTO_TCP;
 	ret = crd_choose(ctx, prev, r);
-	if (ret < 0)
+	if (ret < 0) {
+		if (udp)
+			crd_udp_unmarked(sk, r->connecting);
 		return ret;
+	}
 	return udp ? crd_udp_post(ctx, prev, r, ret) : crd_tcp_post(ctx, prev, r, ret);
 }
 

@@ -329,8 +329,10 @@ struct crd_usk {
 	__u32 handles[CRD_UDP_PER_SOCK]; /* 0: free */
 	__u32 connected;          /* handle of its flow when connected */
 	__u32 pending;            /* handle the next datagram belongs to
-				   * (set by sendmsg, read by egress) */
+				   * (set by sendmsg, read by egress);
+				   * CRD_PENDING_NONE: to no flow */
 };
+#define CRD_PENDING_NONE 0x80000000u  /* not a handle (24 bits) */
 
 /*
  * Map crd_urep_v2: replies to an unconnected application socket. A proxy

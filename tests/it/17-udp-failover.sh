@@ -77,3 +77,40 @@ fo=$(crd status --json | python3 -c '
 import json, sys
 print([s["fail_open"] for s in json.load(sys.stdin)["services"] if s["service"]["name"] == "UA"][0])')
 check "stats: UA was skipped twice while its proxy was down (fail_open=$fo)" [ "$fo" = 2 ]
+
+# --- connect() again: the old connected flow ends ----------------------------------
+# A connected socket redirected to UC (port 7005 only) connects again to
+# 7006, which no service takes: its old flow goes at once (not at close),
+# and its datagrams to 7006 go there untagged.
+"$TOOLS/crd-udpecho" serve --ready "$WORK/echo2.ready" 127.0.0.1:7005 127.0.0.1:7006 >/dev/null 2>&1 &
+PIDS+=($!)
+wait_file "$WORK/echo2.ready" || fail "second udp echo server did not start"
+crd service del UA >/dev/null
+udp_proxy uc 127.0.0.1:16003
+crd service add UC --proto udp --proxy 127.0.0.1:16003 --owner-cgroup uc --dport 7005 >/dev/null
+uflows() { crd status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["maps"]["crd_uflows_v2"])'; }
+u0=$(uflows)
+mkfifo "$WORK/go"
+bg app python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.connect(("127.0.0.1", 7005)); s.send(b"a"); print("first", s.recv(200).decode(), flush=True)
+open(sys.argv[1]).read()   # the test looked at the maps
+s.connect(("127.0.0.1", 7006)); s.send(b"b"); print("second", s.recv(200).decode(), flush=True)
+open(sys.argv[1]).read()
+' "$WORK/go" >"$WORK/re.out" 2>&1
+re_pid=$BG_PID
+eventually grep -q '^first' "$WORK/re.out"
+check "connected to 7005: through UC, answered ($(head -n1 "$WORK/re.out"))" \
+	bash -c "grep -q '^first from=127.0.0.1:7005 a' '$WORK/re.out' && [ \$(grep -c '^hop' '$WORK/uc.log') = 1 ]"
+u1=$(uflows)
+check "while connected: one more UDP flow ($u0 -> $u1)" [ "$u1" = $((u0 + 1)) ]
+echo >"$WORK/go"
+eventually grep -q '^second' "$WORK/re.out"
+check "connected again to 7006 (no service): answered directly ($(sed -n 2p "$WORK/re.out"))" \
+	bash -c "grep -q '^second from=127.0.0.1:7006 b' '$WORK/re.out' && [ \$(grep -c '^hop' '$WORK/uc.log') = 1 ]"
+u2=$(uflows)
+check "the old connected flow ended at the second connect, socket still open ($u1 -> $u2)" [ "$u2" = "$u0" ]
+echo >"$WORK/go"
+wait "$re_pid"
