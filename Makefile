@@ -1,10 +1,14 @@
-# connredir - top-level Makefile. Everything generated goes to build/.
+# connredir - top-level Makefile. Everything generated goes to build/
+# (build/san/ with SANITIZE=1).
 #
 #   make            build everything
 #   make test       install what is missing, build, run every test (root)
+#   make test-load  the load tests, tests/load/*.sh (root, about 3 minutes)
 #   make demo       the main job on a built-in example (root)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
-#   make SANITIZE=1 build user space with AddressSanitizer + UBSan
+#   make SANITIZE=1 build user space with AddressSanitizer + UBSan into
+#                   build/san/; `make test SANITIZE=1` runs the tests on it
+#                   (a sanitizer report fails its test: tests/run.sh)
 #   make V=1        show the commands
 
 V ?= 0
@@ -16,7 +20,9 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-B       := build
+# A sanitized build has its own directory: its objects never mix with the
+# normal ones. The tests find it through CRD_BUILD (tests/lib.sh).
+B       := $(if $(filter 1,$(SANITIZE)),build/san,build)
 CC      ?= gcc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
@@ -33,7 +39,8 @@ CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Ilib -Ibpf -I$(B) \
 LDLIBS_BPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	   -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -67,7 +74,7 @@ BPF_OBJ   := $(B)/bpf/connredir.bpf.o
 
 TEST_BPF  := $(B)/tests/foreign.bpf.o
 
-.PHONY: all deps test demo fuzz clean check-root
+.PHONY: all deps test test-load demo fuzz clean check-root
 .SECONDARY:
 all: deps $(CLI) $(PROXY) $(LIB_A) $(LIB_SO) $(TOOLS) $(EXAMPLES) $(UNITS) $(TEST_BPF)
 
@@ -150,12 +157,26 @@ $(B)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_A) $(PARSE_OBJ)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(LIB_A) -pthread
 
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
-	      -Iinclude -Ilib -Ibpf -I$(B)
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	      -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -Ibpf -I$(B)
 $(B)/fuzz/%: fuzz/%.c lib/parse.c $(LIB_SRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< lib/parse.c $(LIB_SRCS)
+
+# The CLI's parsers: only what they need (no BPF, no libbpf, no root).
+FUZZ_CLI_DEPS := fuzz/fuzz_svc.h cli/cli.h cli/config.h lib/parse.h bpf/crd_maps.h
+$(B)/fuzz/fuzz_service: fuzz/fuzz_service.c cli/service_spec.c lib/parse.c $(FUZZ_CLI_DEPS)
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Icli -o $@ $< cli/service_spec.c lib/parse.c
+
+$(B)/fuzz/fuzz_config: fuzz/fuzz_config.c cli/config.c cli/service_spec.c lib/parse.c \
+		$(FUZZ_CLI_DEPS)
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $(INIH_CFLAGS) -Icli -o $@ $< cli/config.c \
+		cli/service_spec.c lib/parse.c $(INIH_LIBS)
 
 # Unit tests and fuzzers of the proxy include its sources.
 $(UNITS) $(FUZZERS): $(wildcard proxy/*.c proxy/*.h)
@@ -166,14 +187,21 @@ fuzz: deps $(FUZZERS)
 		mkdir -p $(B)/fuzz-work/$$n; \
 		echo "  FUZZ     $$n ($(FUZZ_SECONDS)s)"; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		    -artifact_prefix=$(B)/fuzz-work/$$n- \
 		    $(B)/fuzz-work/$$n $$corpus > $(B)/fuzz-work/$$n.log 2>&1 \
 		    || { tail -n 30 $(B)/fuzz-work/$$n.log; exit 1; }; \
 	done
 
 # ---- running ---------------------------------------------------------------
 
+# The tests find the build under test through CRD_BUILD (tests/lib.sh).
 test: all $(FUZZERS)
-	$(Q)tests/run.sh
+	$(Q)CRD_BUILD=$(B) tests/run.sh
+
+# 10,000 concurrent and 100,000 sequential flows through a two-proxy chain,
+# then every map, descriptor count and RSS back to idle (tests/load/).
+test-load: all
+	$(Q)CRD_BUILD=$(B) tests/run.sh --load
 
 demo: all
 	$(Q)demo/demo.sh

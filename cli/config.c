@@ -229,7 +229,9 @@ static char *conf_reader(char *str, int num, void *stream)
 	s = p->buf;
 	if (p->line == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
 		s += 3;   /* a UTF-8 byte order mark */
-	while (*s == ' ' || *s == '\t')
+	/* Every blank inih skips (a '\r', '\v' or '\f' too), or it reads
+	 * the line as the continuation of the previous value. */
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\v' || *s == '\f')
 		s++;
 	if (strlen(s) >= (size_t)num) {
 		conf_err(p->c, p->line, "line longer than %d characters", num - 2);

@@ -20,6 +20,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
@@ -69,6 +70,10 @@ static struct flow_list peeking, connecting, active;
 static struct flow *dead;
 static struct flow *again;            /* flows to pump without an event */
 static unsigned n_flows;
+static unsigned n_flows_peak;         /* most flows open since the last trim */
+
+/* At no flow after at least this many at once, flow_reap() trims the heap. */
+#define FLOW_TRIM_PEAK 64
 
 /* Reset a socket on close: an RST, not a FIN. */
 #define RESET_CLIENT 1u
@@ -473,7 +478,8 @@ int flow_start(int fd, const struct sockaddr_storage *peer)
 		close(fd);
 		return -ENOMEM;
 	}
-	n_flows++;
+	if (++n_flows > n_flows_peak)
+		n_flows_peak = n_flows;
 	f->ch.fn = on_client;
 	f->sh.fn = on_server;
 	f->cs = (struct relay_sock){ .fd = fd, .up = true };
@@ -655,4 +661,13 @@ void flow_reap(void)
 		}
 	}
 	dead = keep;
+	/*
+	 * No flow open any more after many: give the memory they took back
+	 * to the system, which glibc's free() leaves in the heap (a burst of
+	 * 10,000 flows would otherwise keep its RSS for good).
+	 */
+	if (!n_flows && !dead && n_flows_peak >= FLOW_TRIM_PEAK) {
+		malloc_trim(0);
+		n_flows_peak = 0;
+	}
 }

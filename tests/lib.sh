@@ -14,7 +14,12 @@
 set -u
 T_NAME=$(basename "$0" .sh)
 T_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=$T_ROOT/build
+# The build under test: CRD_BUILD (relative to the source tree or absolute;
+# `make test` sets it), default build.
+case ${CRD_BUILD:-build} in
+/*) BUILD=$CRD_BUILD ;;
+*) BUILD=$T_ROOT/${CRD_BUILD:-build} ;;
+esac
 CRD=$BUILD/connredir
 TOOLS=$BUILD/tools
 
