@@ -43,6 +43,8 @@ prints a table and writes build/bench.json. Set in the environment:
                        (the events comparison comes with connect)
   BENCH_BUILD=DIR      take connredir and connredir-proxy from DIR
                        (default build/)
+  BENCH_BIN=DIR        take the benchmark programs from DIR
+                       (default build/bench/)
   BENCH_JSON=FILE      where the JSON goes (default build/bench.json)
   BENCH_UID_BASE=UID   first of the uids the proxies run as (default 64100)
   BENCH_KEEP=1         keep the work directory (every run's JSON and stderr)
@@ -61,7 +63,7 @@ case "${1:-}" in
 esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/build/bench
+BIN=${BENCH_BIN:-$ROOT/build/bench}
 BUILD=${BENCH_BUILD:-$ROOT/build}
 CRD=$BUILD/connredir
 PROXY=$BUILD/connredir-proxy
@@ -299,7 +301,7 @@ DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 GITREV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ] && GITREV="$GITREV+dirty"
 COMMAND="make bench${QUICK:+ BENCH_QUICK=1}"
-for v in BENCH_ROUNDS BENCH_SECONDS BENCH_FLOWS BENCH_CONCURRENCY BENCH_ONLY BENCH_BUILD; do
+for v in BENCH_ROUNDS BENCH_SECONDS BENCH_FLOWS BENCH_CONCURRENCY BENCH_ONLY BENCH_BUILD BENCH_BIN; do
 	[ -n "${!v:-}" ] && COMMAND="$COMMAND $v='${!v}'"
 done
 say "bench: $CPU, $CORES cores, Linux $KERNEL; $ROUNDS rounds; work in $WORK"

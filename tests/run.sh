@@ -98,7 +98,7 @@ else
 			n=$(basename "$f")
 			corpus=fuzz/corpus/${n#fuzz_}
 			[ -d "$corpus" ] || continue
-			run_one "fuzz/$n" sh -c "'$f' -runs=0 '$corpus' && echo 'PASS $n: every corpus input runs clean'"
+			run_one "fuzz/$n" sh -c "'$f' -runs=0 -artifact_prefix='$LOG/$n-' '$corpus' && echo 'PASS $n: every corpus input runs clean'"
 		done
 	fi
 

@@ -162,7 +162,8 @@ check "a usage error exits 2" [ $? = 2 ]
 check "--help prints the usage" sh -c "'$BENCH/conn_rate' --help | grep -q '^Usage: conn_rate'"
 
 # --- the driver -----------------------------------------------------------------
-BENCH_QUICK=1 BENCH_ROUNDS=1 BENCH_SECONDS=0.2 BENCH_FLOWS=200 BENCH_JSON="$WORK/bench.json" \
+BENCH_BUILD=$BUILD BENCH_BIN=$BENCH BENCH_QUICK=1 BENCH_ROUNDS=1 BENCH_SECONDS=0.2 BENCH_FLOWS=200 \
+	BENCH_JSON="$WORK/bench.json" \
 	"$T_ROOT/bench/run.sh" >"$WORK/run.out" 2>"$WORK/run.err" &
 drv=$!
 PIDS+=("$drv")
