@@ -43,6 +43,8 @@ vg "flows" "$CRD" --instance "$INST" flows
 vg "stats --json" "$CRD" --instance "$INST" stats --json
 vg "events (1 s, no events)" "$CRD" --instance "$INST" events --json
 vg "set --hop-limit" "$CRD" --instance "$INST" set --hop-limit 5
+vg "upgrade (3 live flows)" "$CRD" --instance "$INST" upgrade
+vg "upgrade --json" "$CRD" --instance "$INST" upgrade --json
 "${VG[@]}" "$CRD" --instance "$INST" service add bad --proxy 1.2.3.4:x --owner-uid 0 \
 	>/dev/null 2>"$WORK/vg.err"
 check "a refused service add is clean too (exit 1, no valgrind error)" [ $? = 1 ]
