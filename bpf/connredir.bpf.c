@@ -956,6 +956,7 @@ static __always_inline void crd_fill_flow(struct crd_flow *f,
 
 	if (prev) {
 		__builtin_memcpy(f, &prev->flow, sizeof(*f));
+		f->flags &= ~CRD_FF_CONTINUED;   /* this hop's entry: not yet */
 		/* The destination is the one this connection asked for: the same
 		 * as before, unless the proxy sends the flow on to somewhere else
 		 * (an upstream proxy), where the next proxy must send it too. */
@@ -1093,6 +1094,16 @@ static __always_inline void crd_uflow_del(__u32 h)
 	if (!(uf->flags & CRD_UF_CONNECTED))
 		bpf_map_delete_elem(&crd_ukey_v2, &k);
 	bpf_map_delete_elem(&crd_uflows_v2, &h);
+}
+
+/* Handle @h is no longer one of @u's flows. */
+static __always_inline void crd_usk_forget(struct crd_usk *u, __u32 h)
+{
+	int i;
+
+	for (i = 0; i < CRD_UDP_PER_SOCK; i++)
+		if (u->handles[i] == h)
+			u->handles[i] = 0;
 }
 
 /* A free place for a new flow in @u; the least recently used one goes. */
@@ -1256,12 +1267,6 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 	now = bpf_ktime_get_ns();
 	cookie = bpf_get_socket_cookie(ctx);
 	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
-	if (u && connecting && u->connected) {
-		/* connect() again: the old connected flow ends here, whatever
-		 * the new destination's decision. */
-		crd_uflow_del(u->connected);
-		u->connected = 0;
-	}
 	if (u && !connecting) {
 		/* A flow this socket already has: same decision, fresh use. */
 		k.app_cookie = cookie;
@@ -1276,6 +1281,7 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 				 * decide again (fail open/closed, another
 				 * service, or a restarted proxy). */
 				crd_uflow_del(h);
+				crd_usk_forget(u, h);
 				u->pending = 0;
 				uf = NULL;
 			}
@@ -1584,7 +1590,7 @@ __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
 	if (hint && hint->svc_id == self) {
 		htok = hint->token;
 		he = bpf_map_lookup_elem(&crd_flows_v2, &htok);
-		if (he && he->consumer)
+		if (he && (he->consumer || (he->flow.flags & CRD_FF_CONTINUED)))
 			he = NULL;
 	}
 	if (he && he->flow.orig_dst_port_be == r->port_be &&
@@ -1612,7 +1618,7 @@ __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
 				tok = q->token[head & (CRD_IMPQ_LEN - 1)];
 				head++;
 				e = bpf_map_lookup_elem(&crd_flows_v2, &tok);
-				if (e && !e->consumer) {
+				if (e && !e->consumer && !(e->flow.flags & CRD_FF_CONTINUED)) {
 					claim = crd_try_claim(e);
 					if (claim)
 						break;
@@ -1643,6 +1649,7 @@ __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
 	s->used_token = tok;
 	s->consumer_id = claim;
 	s->cont = how;
+	e->flow.flags |= CRD_FF_CONTINUED;   /* never found again */
 	if (tok == htok)
 		bpf_map_delete_elem(&crd_hint_v2, &tid);
 	return 1;
@@ -1686,6 +1693,20 @@ __noinline int crd_impq_push(const struct crd_flow_entry *e, __u64 token)
 }
 
 /*
+ * connect() on a UDP socket again: its old connected flow ends here,
+ * whatever the new destination's decision (also with no service left).
+ */
+static __always_inline void crd_udp_reconnect(struct bpf_sock *sk)
+{
+	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
+
+	if (u && u->connected) {
+		crd_uflow_del(u->connected);
+		u->connected = 0;
+	}
+}
+
+/*
  * A UDP datagram that goes where it was addressed (no flow of this socket
  * takes it): egress must not tag it with the socket's connected flow.
  */
@@ -1711,12 +1732,16 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 	struct crd_flow_entry *prev;
 	int ret;
 
-	if (!sk || !crd_have_services())
+	if (!sk)
+		return CRD_PASS;
+	if (udp && r->connecting)
+		crd_udp_reconnect(sk);
+	if (!crd_have_services())
 		return CRD_PASS;
 	if (udp) {
 		ret = crd_udp_pre(ctx, r);
 		if (ret != CRD_DECIDE) {
-			if (ret < 0)
+			if (ret == CRD_PASS)
 				crd_udp_unmarked(sk, r->connecting);
 			return ret;
 		}
@@ -1740,7 +1765,7 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 	r->proto_bit = udp ? CRD_PROTO_UDP : CRD_PROTO_TCP;
 	ret = crd_choose(ctx, prev, r);
 	if (ret < 0) {
-		if (udp)
+		if (udp && ret == CRD_PASS)
 			crd_udp_unmarked(sk, r->connecting);
 		return ret;
 	}

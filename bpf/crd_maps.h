@@ -161,6 +161,8 @@ struct crd_flow {
 #define CRD_FF_TO_IMPLICIT (1u << 0) /* the last hop's service is --implicit:
 				      * its proxy's accept queues the flow in
 				      * crd_impq_v2 */
+#define CRD_FF_CONTINUED (1u << 1)   /* an implicit continuation claimed it:
+				      * never continued implicitly again */
 
 /*
  * How a redirected connection continued its flow's history: the reason

@@ -35,16 +35,6 @@
  * rollback is tested. */
 #define UPGRADE_FAIL_ENV "CONNREDIR_TEST_UPGRADE_FAIL"
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	const char *dbg = getenv("CONNREDIR_DEBUG");
-
-	if (level == LIBBPF_WARN && dbg)
-		return vfprintf(stderr, fmt, ap);
-	if (level == LIBBPF_DEBUG && dbg && !strcmp(dbg, "2"))
-		return vfprintf(stderr, fmt, ap);
-	return 0;
-}
 
 /* One pinned link and the program that replaces its own. */
 struct upg_link {
@@ -393,7 +383,7 @@ int upgrade_main(int argc, char **argv)
 		goto out;
 	}
 
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(crd_libbpf_quiet);
 	if (object) {
 		snprintf(src, sizeof(src), "%s", object);
 		obj = bpf_object__open_file(object, NULL);
@@ -429,7 +419,8 @@ int upgrade_main(int argc, char **argv)
 
 		if (strncmp(name, "crd_", 4)) {
 			/* Global variables: not pinned, made afresh. */
-			if (strstr(name, ".bss") || strstr(name, ".data"))
+			if (strstr(name, ".bss") ||
+			    (strstr(name, ".data") && !strstr(name, ".rodata")))
 				fprintf(stderr, "connredir: upgrade: note: %s holds global "
 					"variables, which are not pinned: the new programs "
 					"start from their initial values\n", name);

@@ -101,18 +101,23 @@ check "no datagram reached a proxy without its flow handle" \
 
 # --- a handle is not a key to the application's identity ---------------------------
 # The handle travels in every datagram's mark; the context it names goes only
-# to the proxy of the service that has the flow.
+# to the proxy of the service that has the flow now: not to a process of
+# the subtree, nor to the proxy of an earlier hop.
 : >"$WORK/ua.log"
+: >"$WORK/ub.log"
 (echo hello; sleep 3) | in_cg app socat -u - UDP:127.0.0.1:7001 &
 hold_pid=$!
 PIDS+=($hold_pid)
-wait_lines "$WORK/ua.log" 1
-h=$(field "$(grep '^hop' "$WORK/ua.log" | head -n1)" handle)
+wait_lines "$WORK/ub.log" 1
+h=$(field "$(grep '^hop' "$WORK/ub.log" | head -n1)" handle)
 out=$(in_cg app "$TOOLS/crd-udpctx" "$h")
-check "another process in the subtree asking for flow $h's context gets EACCES ($out)" \
+check "a process of the subtree asking for UB's flow $h's context gets EACCES ($out)" \
 	[ "$out" = error=EACCES ]
 out=$(in_cg ua "$TOOLS/crd-udpctx" "$h")
-check "UA's proxy identity gets it ($out)" grep -q '^ok app_pid=[0-9]* app_comm=socat$' <<<"$out"
+check "UA's proxy (the hop before) gets EACCES for it too ($out)" [ "$out" = error=EACCES ]
+out=$(in_cg ub "$TOOLS/crd-udpctx" "$h")
+check "UB's proxy identity gets it, with the application ($out)" \
+	grep -q '^ok app_pid=[0-9]* app_comm=socat$' <<<"$out"
 wait "$hold_pid"
 
 # --- 4. state ends with the sockets ------------------------------------------------

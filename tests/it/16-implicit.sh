@@ -91,7 +91,9 @@ wait "$PX_PID" 2>/dev/null
 # --- connredir-proxy (heavier) then redsocks -----------------------------------
 : >"$WORK/rs.log"
 : >"$WORK/socks.log"
-crd service add CP2 --proxy 127.0.0.1:15003 --weight 200 --owner-cgroup cp2 --dport 8080 >/dev/null
+# CP2 has no port filter: were redsocks' connection to its upstream not
+# known as a continuation, CP2 would take the flow a second time.
+crd service add CP2 --proxy 127.0.0.1:15003 --weight 200 --owner-cgroup cp2 >/dev/null
 crd service add RS2 --proxy 127.0.0.1:12345 --weight 100 --owner-cgroup rs --dport 8080 --implicit >/dev/null
 start_cproxy cp2 cp2 --service CP2 --listen 127.0.0.1:15003 --inspect log || exit
 o0=$(lines "$WORK/origin.log")
@@ -185,7 +187,7 @@ for i in 1 2 3; do
 done
 wait_lines "$WORK/tp.log" 3
 got=$(sed -n 's/.* app_pid=\([0-9]*\) .*/\1/p' "$WORK/tp.log" | tr '\n' ' ')
-check "socat's connections continue the flows first in, first out: TP saw ${spids[*]}" \
+check "socat's connections (it reads no original destination) continue the flows it accepted, found by destination: TP saw ${spids[*]}" \
 	[ "$got" = "${spids[*]} " ]
 check "... with the chain $SO,$TP" [ "$(grep -c " chain=$SO,$TP " "$WORK/tp.log")" = 3 ]
 crd service del SO >/dev/null
