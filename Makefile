@@ -159,13 +159,13 @@ $(B)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_A) $(PARSE_OBJ)
 
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	      -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -Ibpf -I$(B)
-$(B)/fuzz/%: fuzz/%.c lib/parse.c $(LIB_SRCS)
+$(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h lib/parse.c $(LIB_SRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< lib/parse.c $(LIB_SRCS)
 
 # The CLI's parsers: only what they need (no BPF, no libbpf, no root).
-FUZZ_CLI_DEPS := fuzz/fuzz_svc.h cli/cli.h cli/config.h lib/parse.h bpf/crd_maps.h
+FUZZ_CLI_DEPS := fuzz/fuzz.h fuzz/fuzz_svc.h cli/cli.h cli/config.h lib/parse.h bpf/crd_maps.h
 $(B)/fuzz/fuzz_service: fuzz/fuzz_service.c cli/service_spec.c lib/parse.c $(FUZZ_CLI_DEPS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)

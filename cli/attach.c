@@ -33,7 +33,8 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+/* libbpf's messages: only with CONNREDIR_DEBUG (2: also its debug log). */
+int crd_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_WARN && getenv("CONNREDIR_DEBUG"))
 		return vfprintf(stderr, fmt, ap);
@@ -199,7 +200,7 @@ int attach_main(int argc, char **argv)
 			crd_instance, dir);
 		return 1;
 	}
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(crd_libbpf_quiet);
 
 	skel = connredir_bpf__open();
 	if (!skel) {

@@ -11,7 +11,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdio.h>
+
+#include <bpf/libbpf.h>
 
 #include "crd_maps.h"
 
@@ -46,6 +49,9 @@ struct crd_link_def {
 	const char *link;   /* its link's pin name in the instance directory */
 };
 extern const struct crd_link_def crd_links[];
+
+/* libbpf's print callback for attach and upgrade (attach.c). */
+int crd_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap);
 extern const size_t crd_n_links;
 
 /* ---- instance.c: the pinned state of one instance ---------------------- */

@@ -24,13 +24,7 @@
 #include "../proxy/inspect_tls.c"
 #include "../proxy/inspect_block.c"
 
-#define FUZZ_ASSERT(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: assertion failed: %s\n",	\
-			__FILE__, __LINE__, #cond);			\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 static void check_req(const struct inspect_http_req *r, int st, size_t n)
 {

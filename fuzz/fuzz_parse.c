@@ -22,13 +22,7 @@
 
 #include "parse.h"
 
-#define FUZZ_ASSERT(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: assertion failed: %s\n",	\
-			__FILE__, __LINE__, #cond);			\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 /* A failure must be -EINVAL or -ERANGE with a non-empty phrase. */
 static void check_fail(int ret, const char *why)

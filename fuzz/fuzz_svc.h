@@ -18,13 +18,7 @@
 #include "cli.h"
 #include "parse.h"
 
-#define FUZZ_ASSERT(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: assertion failed: %s\n",	\
-			__FILE__, __LINE__, #cond);			\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 /* The flags service_spec_opt may set (the cgroup ones come at resolve). */
 #define SPEC_FLAGS (CRD_SVC_PROXY4 | CRD_SVC_PROXY6 | CRD_SVC_APP_UID |	\

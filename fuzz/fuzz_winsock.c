@@ -40,13 +40,7 @@
 #define CONNREDIR_WINSOCK_INTERNAL   /* WSARecvMsg's UDP control-message helpers */
 #include <connredir/winsock.h>
 
-#define FUZZ_ASSERT(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: assertion failed: %s\n",	\
-			__FILE__, __LINE__, #cond);			\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 #define H sizeof(WSACMSGHDR)
 #define GUARD 64
