@@ -156,7 +156,8 @@ int flows_main(int argc, char **argv)
 		free(fs.rows);
 		return 1;
 	}
-	qsort(fs.rows, fs.n, sizeof(fs.rows[0]), by_start);
+	if (fs.n)   /* qsort wants a non-null array, even of none */
+		qsort(fs.rows, fs.n, sizeof(fs.rows[0]), by_start);
 	now = crd_now_ns();
 
 	if (!json)
