@@ -191,6 +191,38 @@ check "socat's connections (it reads no original destination) continue the flows
 	[ "$got" = "${spids[*]} " ]
 check "... with the chain $SO,$TP" [ "$(grep -c " chain=$SO,$TP " "$WORK/tp.log")" = 3 ]
 crd service del SO >/dev/null
+
+# --- first in, first out, with flows queued -------------------------------------
+# crd-batchproxy reads nothing: it accepts 6 connections, then connects
+# onward once per accepted one, in the order it accepted them. Each onward
+# connection must continue the flow accepted in the same place: TP sees, for
+# the onward socket of the K-th accept, the application socket of the K-th
+# accept.
+bg bp "$TOOLS/crd-batchproxy" --listen 127.0.0.1:14005 --to 127.0.0.1:8080 --batch 6 \
+	--log "$WORK/bp.log" --ready "$WORK/bp.ready"
+wait_file "$WORK/bp.ready" || fail "crd-batchproxy did not start"
+crd service add BP --proxy 127.0.0.1:14005 --weight 30 --owner-cgroup bp --dport 8080 --implicit >/dev/null
+BP=$(id_of BP)
+: >"$WORK/tp.log"
+bpids=()
+for i in 1 2 3 4 5 6; do
+	bg app "$TOOLS/crd-client" --bytes 300 127.0.0.1 8080 >/dev/null 2>&1
+	bpids+=("$BG_PID")
+done
+bad=0
+for p in "${bpids[@]}"; do wait "$p" || bad=$((bad + 1)); done
+check "6 concurrent clients through the batching proxy and TP all got their bytes ($bad failed)" [ "$bad" = 0 ]
+wait_lines "$WORK/tp.log" 6
+ok=0
+for k in 0 1 2 3 4 5; do
+	app=$(sed -n "s/^accept $k peer=//p" "$WORK/bp.log" | head -n1)
+	onw=$(sed -n "s/^onward $k local=//p" "$WORK/bp.log" | head -n1)
+	l=$(grep " peer=$onw\$" "$WORK/tp.log")
+	[ -n "$app" ] && [ "$(field "$l" src)" = "$app" ] && [ "$(field "$l" chain)" = "$BP,$TP" ] &&
+		ok=$((ok + 1))
+done
+check "each of the 6 onward connections continued the flow accepted in its place ($ok of 6)" [ "$ok" = 6 ]
+crd service del BP >/dev/null
 crd service del TP >/dev/null
 
 # --- apply: implicit = yes ---------------------------------------------------------

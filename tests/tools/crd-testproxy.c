@@ -13,7 +13,8 @@
  *
  *   hop proxy=NAME state=STATE service=ID hop=H nhops=N chain=ID,ID,...
  *       orig=ADDR:PORT src=ADDR:PORT app_pid=PID app_comm=COMM app_uid=UID
- *       set=ok|ERRNO|skipped flow=HEX
+ *       set=ok|ERRNO|skipped flow=HEX records=ERRNO context=ERRNO
+ *       onward=ok|failed peer=ADDR:PORT (the connecting socket)
  *
  * (one line; a query that fails shows as its errno name instead of the
  * value, e.g. state=ENOENT). With --blob-dir the records blob of each flow
@@ -111,6 +112,34 @@ struct conn {
 	int fd;
 };
 
+/* The accepted socket's peer (the connecting socket), as ADDR:PORT. */
+static void peer_str(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct crd_ipaddr a = { 0 };
+	uint16_t port;
+
+	snprintf(buf, len, "?");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl))
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		a.family = AF_INET;
+		a.addr[10] = a.addr[11] = 0xff;
+		memcpy(a.addr + 12, &s4->sin_addr, 4);
+		port = ntohs(s4->sin_port);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		a.family = AF_INET6;
+		memcpy(a.addr, &s6->sin6_addr, 16);
+		port = ntohs(s6->sin6_port);
+	}
+	crd_format_endpoint(&a, port, buf, len);
+}
+
 static void *serve(void *arg)
 {
 	struct conn *c = arg;
@@ -119,7 +148,7 @@ static void *serve(void *arg)
 	struct connredir_context ctx;
 	struct sockaddr_storage ss;
 	char blob[CONNREDIR_RECORDS_MAX], chain[128] = "", orig[64] = "?", src[64] = "?";
-	char state[48], svc[16] = "?", hop[16] = "?";
+	char state[48], svc[16] = "?", hop[16] = "?", peer[64];
 	const char *set = "skipped";
 	size_t blen = 0;
 	int err_rec, err_st, err_ctx, out = -1, i;
@@ -193,15 +222,16 @@ static void *serve(void *arg)
 		out = -1;
 	}
 log:
+	peer_str(c->fd, peer, sizeof(peer));
 	pthread_mutex_lock(&log_lock);
 	fprintf(log_out, "hop proxy=%s state=%s service=%s hop=%s nhops=%u chain=%s "
 		"orig=%s src=%s app_pid=%u app_comm=%s app_uid=%u set=%s flow=%llx "
-		"records=%s context=%s onward=%s\n",
+		"records=%s context=%s onward=%s peer=%s\n",
 		name, state, svc, hop, err_st ? 0 : st.nhops, chain[0] ? chain : "-",
 		orig, src, err_ctx ? 0 : ctx.app_pid, err_ctx ? "?" : ctx.app_comm,
 		err_ctx ? 0 : ctx.app_uid, set,
 		err_ctx ? 0ULL : (unsigned long long)ctx.flow_id,
-		errname(-err_rec), errname(-err_ctx), out >= 0 ? "ok" : "failed");
+		errname(-err_rec), errname(-err_ctx), out >= 0 ? "ok" : "failed", peer);
 	fflush(log_out);
 	pthread_mutex_unlock(&log_lock);
 	if (out >= 0) {
