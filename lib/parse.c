@@ -487,3 +487,44 @@ const char *crd_format_endpoint(const struct crd_ipaddr *a, uint16_t port,
 	memcpy(buf, tmp, (size_t)n + 1);
 	return buf;
 }
+
+void crd_ipaddr_from_sockaddr(const struct sockaddr_storage *ss, struct crd_ipaddr *a,
+			      uint16_t *port)
+{
+	memset(a, 0, sizeof(*a));
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		a->family = AF_INET;
+		a->addr[10] = a->addr[11] = 0xff;
+		memcpy(a->addr + 12, &s4->sin_addr, 4);
+		*port = ntohs(s4->sin_port);
+	} else {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		a->family = AF_INET6;
+		memcpy(a->addr, &s6->sin6_addr, 16);
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+socklen_t crd_ipaddr_to_sockaddr(const struct crd_ipaddr *a, uint16_t port, bool v4,
+				 struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (v4) {
+		struct sockaddr_in *s4 = (void *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		memcpy(&s4->sin_addr, a->addr + 12, 4);
+		return sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (void *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, a->addr, 16);
+		return sizeof(*s6);
+	}
+}

@@ -12,8 +12,10 @@
 #ifndef CONNREDIR_LIB_PARSE_H
 #define CONNREDIR_LIB_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /*
  * An IP address kept the way the kernel side matches it: always 16 bytes in
@@ -28,6 +30,15 @@ struct crd_ipaddr {
 
 /* 1 if @a holds an IPv4 address (written as one, or IPv4-mapped). */
 int crd_ipaddr_is_v4(const struct crd_ipaddr *a);
+
+/* @ss (AF_INET or AF_INET6) as an address and a host-order port. */
+void crd_ipaddr_from_sockaddr(const struct sockaddr_storage *ss, struct crd_ipaddr *a,
+			      uint16_t *port);
+
+/* @a:@port as a sockaddr: AF_INET if @v4 (@a then holds an IPv4 address),
+ * else AF_INET6 (an IPv4 address as ::ffff:a.b.c.d). Returns its length. */
+socklen_t crd_ipaddr_to_sockaddr(const struct crd_ipaddr *a, uint16_t port, bool v4,
+				 struct sockaddr_storage *ss);
 
 /*
  * crd_parse_addr - "192.0.2.1", "2001:db8::1", "[2001:db8::1]",

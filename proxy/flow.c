@@ -135,47 +135,6 @@ static void touch(struct flow *f)
 
 /* ---- addresses ---- */
 
-static void from_sockaddr(const struct sockaddr_storage *ss, struct crd_ipaddr *a,
-			  uint16_t *port)
-{
-	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		a->family = AF_INET;
-		a->addr[10] = a->addr[11] = 0xff;
-		memcpy(a->addr + 12, &s4->sin_addr, 4);
-		*port = ntohs(s4->sin_port);
-	} else {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		a->family = AF_INET6;
-		memcpy(a->addr, &s6->sin6_addr, 16);
-		*port = ntohs(s6->sin6_port);
-	}
-}
-
-static socklen_t to_sockaddr(const struct crd_ipaddr *a, uint16_t port, bool v4,
-			     struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (v4) {
-		struct sockaddr_in *s4 = (void *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port);
-		memcpy(&s4->sin_addr, a->addr + 12, 4);
-		return sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (void *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port);
-		memcpy(&s6->sin6_addr, a->addr, 16);
-		return sizeof(*s6);
-	}
-}
-
 /* ---- the end ---- */
 
 static void reset_on_close(int fd)
@@ -424,13 +383,13 @@ static int learn(struct flow *f, int fd, void *blob, size_t *blob_len)
 		err = connredir_original_dst(fd, &ss, &sl);
 		if (err)
 			return err;
-		from_sockaddr(&ss, &v->dst, &v->dst_port);
+		crd_ipaddr_from_sockaddr(&ss, &v->dst, &v->dst_port);
 		v->dst_from = "so_original_dst";
 	}
 	v->have_dst = true;
 	/* A connection made to the proxy itself would loop through it. */
 	if (!getsockname(fd, (struct sockaddr *)&local, &ll)) {
-		from_sockaddr(&local, &la, &lport);
+		crd_ipaddr_from_sockaddr(&local, &la, &lport);
 		if (lport == v->dst_port && !memcmp(la.addr, v->dst.addr, 16))
 			return -ELOOP;
 	}
@@ -446,7 +405,7 @@ static int connect_onward(struct flow *f, const void *blob, size_t blob_len,
 {
 	bool v4 = crd_ipaddr_is_v4(&f->view.dst) && f->view.dst.family == AF_INET;
 	struct sockaddr_storage ss;
-	socklen_t sl = to_sockaddr(&f->view.dst, f->view.dst_port, v4, &ss);
+	socklen_t sl = crd_ipaddr_to_sockaddr(&f->view.dst, f->view.dst_port, v4, &ss);
 	int one = 1, err;
 
 	f->ss.fd = socket(v4 ? AF_INET : AF_INET6,
@@ -491,7 +450,7 @@ int flow_start(int fd, const struct sockaddr_storage *peer)
 	clock_gettime(CLOCK_REALTIME, &f->view.start_rt);
 	f->view.service = conf->service;
 	f->view.instance = conf->instance;
-	from_sockaddr(peer, &f->view.client, &f->view.client_port);
+	crd_ipaddr_from_sockaddr(peer, &f->view.client, &f->view.client_port);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	err = learn(f, fd, blob, &blob_len);

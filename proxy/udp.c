@@ -60,47 +60,6 @@ static unsigned n_uflows;
 static uint64_t warned_full, warned_unmarked;
 static uint8_t buf[DGRAM_MAX];
 
-static void from_sockaddr(const struct sockaddr_storage *ss, struct crd_ipaddr *a,
-			  uint16_t *port)
-{
-	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		a->family = AF_INET;
-		a->addr[10] = a->addr[11] = 0xff;
-		memcpy(a->addr + 12, &s4->sin_addr, 4);
-		*port = ntohs(s4->sin_port);
-	} else {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		a->family = AF_INET6;
-		memcpy(a->addr, &s6->sin6_addr, 16);
-		*port = ntohs(s6->sin6_port);
-	}
-}
-
-static socklen_t to_sockaddr(int family, const uint8_t a16[16], uint16_t port_host,
-			     struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(port_host);
-		memcpy(&s4->sin_addr, a16 + 12, 4);
-		return sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(port_host);
-		memcpy(&s6->sin6_addr, a16, 16);
-		return sizeof(*s6);
-	}
-}
-
 int udp_listen(const char *text, const struct crd_ipaddr *addr, uint16_t port,
 	       const char **what)
 {
@@ -112,7 +71,7 @@ int udp_listen(const char *text, const struct crd_ipaddr *addr, uint16_t port,
 		*what = "listen";
 		return -E2BIG;
 	}
-	sl = to_sockaddr(addr->family, addr->addr, port, &ss);
+	sl = crd_ipaddr_to_sockaddr(addr, port, addr->family == AF_INET, &ss);
 	*what = "socket";
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -297,14 +256,14 @@ static struct uflow *new_flow(struct ulistener *l, uint32_t handle,
 	f->view.instance = conf->instance;
 	f->view.start_ns = f->last_ns = events_now();
 	clock_gettime(CLOCK_REALTIME, &f->view.start_rt);
-	from_sockaddr(from, &f->view.client, &f->view.client_port);
+	crd_ipaddr_from_sockaddr(from, &f->view.client, &f->view.client_port);
 	f->view.dst.family = f->view.ctx.orig_family == AF_INET ? AF_INET : AF_INET6;
 	memcpy(f->view.dst.addr, f->view.ctx.orig_dst, 16);
 	f->view.dst_port = ntohs(f->view.ctx.orig_dst_port);
 	f->view.dst_from = "context";
 	f->view.have_dst = true;
-	f->dst_len = to_sockaddr(f->view.dst.family, f->view.dst.addr, f->view.dst_port,
-				 &f->dst);
+	f->dst_len = crd_ipaddr_to_sockaddr(&f->view.dst, f->view.dst_port,
+					     f->view.dst.family == AF_INET, &f->dst);
 
 	/* Records on the per-flow socket before anything is sent from it. */
 	f->fd = socket(f->dst.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -26,46 +26,12 @@
 
 #define MAX_BATCH 64
 
-static socklen_t to_sockaddr(const struct crd_ipaddr *a, uint16_t port,
-			     struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (crd_ipaddr_is_v4(a)) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, a->addr + 12, 4);
-		s4->sin_port = htons(port);
-		return sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, a->addr, 16);
-		s6->sin6_port = htons(port);
-		return sizeof(*s6);
-	}
-}
-
 static const char *fmt(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
-	struct crd_ipaddr a = { 0 };
+	struct crd_ipaddr a;
 	uint16_t port;
 
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-
-		a.family = AF_INET;
-		a.addr[10] = a.addr[11] = 0xff;
-		memcpy(a.addr + 12, &s4->sin_addr, 4);
-		port = ntohs(s4->sin_port);
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-		a.family = AF_INET6;
-		memcpy(a.addr, &s6->sin6_addr, 16);
-		port = ntohs(s6->sin6_port);
-	}
+	crd_ipaddr_from_sockaddr(ss, &a, &port);
 	return crd_format_endpoint(&a, port, buf, len);
 }
 
@@ -140,12 +106,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "crd-batchproxy: --listen '%s': %s\n", listen_s, why);
 		return 2;
 	}
-	lsl = to_sockaddr(&a, port, &lss);
+	lsl = crd_ipaddr_to_sockaddr(&a, port, crd_ipaddr_is_v4(&a), &lss);
 	if (crd_parse_endpoint(to_s, &a, &port, &why)) {
 		fprintf(stderr, "crd-batchproxy: --to '%s': %s\n", to_s, why);
 		return 2;
 	}
-	tsl = to_sockaddr(&a, port, &tss);
+	tsl = crd_ipaddr_to_sockaddr(&a, port, crd_ipaddr_is_v4(&a), &tss);
 	log = fopen(logpath, "a");
 	if (!log) {
 		fprintf(stderr, "crd-batchproxy: --log %s: %s\n", logpath, strerror(errno));

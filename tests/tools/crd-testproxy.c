@@ -117,26 +117,13 @@ static void peer_str(int fd, char *buf, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	struct crd_ipaddr a = { 0 };
+	struct crd_ipaddr a;
 	uint16_t port;
 
 	snprintf(buf, len, "?");
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl))
 		return;
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		a.family = AF_INET;
-		a.addr[10] = a.addr[11] = 0xff;
-		memcpy(a.addr + 12, &s4->sin_addr, 4);
-		port = ntohs(s4->sin_port);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		a.family = AF_INET6;
-		memcpy(a.addr, &s6->sin6_addr, 16);
-		port = ntohs(s6->sin6_port);
-	}
+	crd_ipaddr_from_sockaddr(&ss, &a, &port);
 	crd_format_endpoint(&a, port, buf, len);
 }
 

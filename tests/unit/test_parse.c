@@ -734,6 +734,40 @@ static void test_format(void)
 	      "crd_format_addr returns buf");
 }
 
+/* sockaddr <-> crd_ipaddr: both families, mapped form, round trips. */
+static void test_sockaddr(void)
+{
+	static const char *const eps[] = { "192.0.2.1:80", "[2001:db8::1]:443",
+					   "[::ffff:192.0.2.9]:53", "0.0.0.0:1" };
+	struct sockaddr_storage ss;
+	struct crd_ipaddr a, b;
+	uint16_t port, p2;
+	char buf[64];
+	socklen_t sl;
+	size_t i;
+
+	UNIT_TEST("sockaddr");
+	for (i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
+		CHECK_EQ_INT(crd_parse_endpoint(eps[i], &a, &port, NULL), 0, "%s", eps[i]);
+		sl = crd_ipaddr_to_sockaddr(&a, port, a.family == AF_INET, &ss);
+		CHECK_EQ_INT(ss.ss_family, a.family, "%s: family", eps[i]);
+		CHECK_EQ_INT(sl, a.family == AF_INET ? sizeof(struct sockaddr_in) :
+			     sizeof(struct sockaddr_in6), "%s: length", eps[i]);
+		crd_ipaddr_from_sockaddr(&ss, &b, &p2);
+		CHECK(!memcmp(a.addr, b.addr, 16) && p2 == port, "%s: round trip", eps[i]);
+		CHECK_EQ_STR(crd_format_endpoint(&b, p2, buf, sizeof(buf)),
+			     a.family == AF_INET6 && strchr(eps[i], '.') ? "192.0.2.9:53" : eps[i],
+			     "%s: formatted again", eps[i]);
+	}
+	/* An IPv4 address as AF_INET6: ::ffff:a.b.c.d, and back to the same. */
+	crd_parse_endpoint("198.51.100.7:8080", &a, &port, NULL);
+	sl = crd_ipaddr_to_sockaddr(&a, port, false, &ss);
+	CHECK_EQ_INT(ss.ss_family, AF_INET6, "mapped: family");
+	CHECK_EQ_INT(sl, sizeof(struct sockaddr_in6), "mapped: length");
+	crd_ipaddr_from_sockaddr(&ss, &b, &p2);
+	CHECK(!memcmp(a.addr, b.addr, 16) && p2 == 8080, "mapped: round trip");
+}
+
 int main(void)
 {
 	test_addr();
@@ -745,5 +779,6 @@ int main(void)
 	test_i32();
 	test_name();
 	test_format();
+	test_sockaddr();
 	return unit_done();
 }
