@@ -178,17 +178,20 @@ stat_counter() {
 		sed -n "s/^\"$1\":\([0-9]*\)$/\1/p"
 }
 
+# id_of NAME: the id of service NAME.
+id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }
+
 # ---- connredir-proxy helpers (tests 2x) ------------------------------------
 
 PROXY=$BUILD/connredir-proxy
 
 # start_cproxy CGROUP NAME ARGS...: connredir-proxy in CGROUP, logging to
 # $WORK/NAME.log, stderr in $WORK/NAME.err; waits for one "listening on" line
-# per --listen. Sets PX_PID.
+# per --listen or --udp-listen. Sets PX_PID.
 start_cproxy() { # CGROUP NAME ARGS...
 	local cg=$1 name=$2 i n
 	shift 2
-	n=$(grep -o -- '--listen' <<<"$*" | wc -l)
+	n=$(grep -oE -- '--(udp-)?listen' <<<"$*" | wc -l)
 	bg "$cg" "$PROXY" --log "$WORK/$name.log" "$@" 2>"$WORK/$name.err"
 	PX_PID=$BG_PID
 	for ((i = 0; i < 200; i++)); do

@@ -15,7 +15,6 @@ start_proxy pc 127.0.0.1:15003
 crd service add A --proxy 127.0.0.1:15001 --weight 100 --owner-cgroup pa >/dev/null
 crd service add B --proxy 127.0.0.1:15002 --weight 300 --owner-cgroup pb >/dev/null
 crd service add C --proxy 127.0.0.1:15003 --weight 200 --owner-cgroup pc >/dev/null
-id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }
 A=$(id_of A) B=$(id_of B) C=$(id_of C)
 [ -n "$A" ] && [ -n "$B" ] && [ -n "$C" ] || fail "service ids A=$A B=$B C=$C"
 

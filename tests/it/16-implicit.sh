@@ -10,7 +10,6 @@
 
 command -v redsocks >/dev/null || { fail "redsocks is not installed (scripts/install-deps.sh)"; exit; }
 command -v socat >/dev/null || { fail "socat is not installed (scripts/install-deps.sh)"; exit; }
-id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }
 listening() { ss -Htln "sport = :$1" | grep -q .; }
 # lines FILE: how many lines FILE has (0 if missing)
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }

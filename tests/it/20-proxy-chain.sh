@@ -12,27 +12,9 @@ PROXY=$BUILD/connredir-proxy
 [ -x "$PROXY" ] || { fail "no $PROXY (run make)"; exit; }
 command -v python3 >/dev/null || { fail "python3 is needed to check JSON"; exit; }
 
-# start_cproxy CGROUP NAME ARGS...: connredir-proxy in CGROUP, logging to
-# $WORK/NAME.log, stderr in $WORK/NAME.err; waits for its "listening" lines.
-start_cproxy() {
-	local cg=$1 name=$2 i n
-	shift 2
-	n=$(grep -o -- '--listen' <<<"$*" | wc -l)
-	bg "$cg" "$PROXY" --log "$WORK/$name.log" "$@" 2>"$WORK/$name.err"
-	PX_PID=$BG_PID
-	for ((i = 0; i < 200; i++)); do
-		[ "$(grep -c 'listening on' "$WORK/$name.err" 2>/dev/null)" -ge "$n" ] && return 0
-		kill -0 "$PX_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	fail "proxy $name did not start: $(cat "$WORK/$name.err")"
-	return 1
-}
-# jf LINE KEY: the value of KEY in a flat JSON log line (strings unquoted,
-# arrays as "a,b").
+# json_ok FILE: every line of FILE is a JSON object.
 json_ok() { python3 -c 'import json,sys
 for l in open(sys.argv[1]): json.loads(l)' "$1"; }
-id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }
 
 crd attach "$TEST_CG" >/dev/null || { fail "attach"; exit; }
 start_origin 127.0.0.1:8080 '[::1]:8080'

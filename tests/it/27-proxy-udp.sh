@@ -16,21 +16,6 @@ PROXY=$BUILD/connredir-proxy
 [ -x "$PROXY" ] || { fail "no $PROXY (run make)"; exit; }
 command -v dnsmasq >/dev/null && command -v dig >/dev/null || { fail "dnsmasq and dig are needed"; exit; }
 
-start_cproxy() { # CGROUP NAME ARGS...
-	local cg=$1 name=$2 i n
-	shift 2
-	n=$(grep -o -- 'listen' <<<"$*" | wc -l)
-	bg "$cg" "$PROXY" --log "$WORK/$name.log" "$@" 2>"$WORK/$name.err"
-	PX_PID=$BG_PID
-	for ((i = 0; i < 200; i++)); do
-		[ "$(grep -c 'listening on' "$WORK/$name.err" 2>/dev/null)" -ge "$n" ] && return 0
-		kill -0 "$PX_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	fail "proxy $name did not start: $(cat "$WORK/$name.err")"
-	return 1
-}
-id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }
 udp_maps() { crd status --json | python3 -c '
 import json, sys
 m = json.load(sys.stdin)["maps"]

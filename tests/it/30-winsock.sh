@@ -70,7 +70,6 @@ start_wsproxy pb 127.0.0.1:15002
 # Weights not in name or port order: B before A.
 crd service add A --proxy 127.0.0.1:15001 --weight 100 --owner-cgroup pa >/dev/null
 crd service add B --proxy 127.0.0.1:15002 --weight 200 --owner-cgroup pb >/dev/null
-id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }
 A=$(id_of A) B=$(id_of B)
 [ -n "$A" ] && [ -n "$B" ] || fail "service ids A=$A B=$B"
 

@@ -31,7 +31,6 @@ ws_udp_proxy wa 127.0.0.1:16101
 ws_udp_proxy wb 127.0.0.1:16102
 crd service add WA --proto udp --proxy 127.0.0.1:16101 --weight 20 --owner-cgroup wa >/dev/null
 crd service add WB --proto udp --proxy 127.0.0.1:16102 --weight 10 --owner-cgroup wb >/dev/null
-id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }
 WA=$(id_of WA) WB=$(id_of WB)
 [ -n "$WA" ] && [ -n "$WB" ] || fail "service ids WA=$WA WB=$WB"
 sleep 0.3   # dnsmasq listening
