@@ -42,6 +42,17 @@
 #define EISCONN 106
 #define ENOTCONN 107
 #define ECONNREFUSED 111
+#define EDQUOT 122
+#define SOL_SOCKET 1
+#define SOL_TCP 6
+#define SO_REUSEADDR 2
+#define SO_REUSEPORT 15
+#define SO_MARK 36
+#define TCP_USER_TIMEOUT 18
+
+/* skb->mark of a connection whose records could not be handed on: its
+ * packets are dropped at egress (crd_doom). Outside CRD_MARK_TAG's range. */
+#define CRD_DOOM_MARK 0xcc00dead
 
 #define CRD_IPPROTO_MPTCP 262
 
@@ -100,7 +111,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
 	__type(value, struct crd_lsn);
 } crd_lsn_v2 SEC(".maps");
@@ -151,6 +162,14 @@ struct {
 	__type(key, int);
 	__type(value, struct crd_usk);
 } crd_usk_v2 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, CRD_QUOTA_MAX);
+	__type(key, struct crd_qkey);
+	__type(value, __s64);
+} crd_quota_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -227,6 +246,28 @@ static __always_inline void crd_set_v4(struct crd_addr *a, __u32 ip4)
 	a->ip6[1] = 0;
 	a->ip6[2] = bpf_htonl(0xffff);
 	a->ip6[3] = ip4;
+}
+
+/*
+ * The address a destination actually reaches: the any-addresses reach
+ * loopback (0.0.0.0 and ::ffff:0.0.0.0: 127.0.0.1; ::, ::1), so a filter on
+ * 127.0.0.1/32 or ::1/128 cannot be escaped through them.
+ */
+static __always_inline void crd_normalize(struct crd_addr *a)
+{
+	if (crd_is_v4mapped(a->ip6)) {
+		if (!a->ip6[3])
+			a->ip6[3] = bpf_htonl(0x7f000001);
+	} else if (!(a->ip6[0] | a->ip6[1] | a->ip6[2] | a->ip6[3])) {
+		a->ip6[3] = bpf_htonl(1);
+	}
+}
+
+/* Is @a in 127.0.0.0/8 (v4-mapped)? Any of it reaches a listener bound to
+ * the any-address, as 127.0.0.1 does: for --dst it counts as 127.0.0.1 too. */
+static __always_inline int crd_is_lo_alias(const __u32 a[4])
+{
+	return crd_is_v4mapped(a) && (a[3] & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000);
 }
 
 /* Does prefix @p contain address @a (both network order, 128-bit space)? */
@@ -323,16 +364,17 @@ struct crd_decide {
 	__u32 order_idx;          /* live crd_order_v2 entry (map value
 				   * pointers do not survive into callbacks) */
 	__u32 self_pos;           /* self_id's place in the weight order */
-	__u32 self_implicit;      /* self_id's service is --implicit */
-	__u32 cont;               /* enum crd_cont: how this connection
+	__u8 self_implicit;       /* self_id's service is --implicit */
+	__u8 cont;                /* enum crd_cont: how this connection
 				   * continues the history */
-	__u64 skip;               /* slots skipped: their proxy is down */
 	/* out */
+	__u8 to_listener;         /* destination is a service's listener */
+	__u8 chosen_state;        /* state of the flow for the chosen one */
+	__u8 pass_state;          /* the state pass_id passed in */
+	__u8 pad[3];
+	__u64 skip;               /* in: slots skipped: their proxy is down */
 	__s32 chosen;             /* slot that takes the flow, -1: none */
-	__u32 to_listener;        /* destination is a service's listener */
-	__u32 chosen_state;       /* state of the flow for the chosen one */
 	__u32 pass_id;            /* first matching service that passed */
-	__u32 pass_state;         /* and the state it passed in */
 };
 
 /*
@@ -357,11 +399,15 @@ __noinline int crd_filter_match(const struct crd_service *svc,
 			return 0;
 	}
 	if (svc->n_dst) {
+		__u32 lo[4] = { 0, 0, bpf_htonl(0xffff), bpf_htonl(0x7f000001) };
+		int alias = crd_is_lo_alias(d->dst);
+
 		ok = 0;
 		for (i = 0; i < CRD_MAX_PREFIXES; i++) {
 			if (i >= svc->n_dst)
 				break;
-			if (crd_prefix_match(&svc->dst[i], d->dst)) {
+			if (crd_prefix_match(&svc->dst[i], d->dst) ||
+			    (alias && crd_prefix_match(&svc->dst[i], lo))) {
 				ok = 1;
 				break;
 			}
@@ -548,21 +594,52 @@ static __always_inline struct crd_flow_entry *crd_flow_by_token(__u64 token)
 	return uf ? &uf->e : NULL;
 }
 
-/* The history an outbound socket continues, if records were set on it. */
-static __always_inline struct crd_flow_entry *crd_continued(struct bpf_sock *sk)
+static __always_inline void crd_flow_delete(__u64 token)
+{
+	__u32 h = token & CRD_HANDLE_MASK;
+
+	if (token & CRD_TOKEN_UDP)
+		bpf_map_delete_elem(&crd_uflows_v2, &h);
+	else
+		bpf_map_delete_elem(&crd_flows_v2, &token);
+}
+
+/*
+ * The history an outbound socket continues, if records were set on it.
+ * *@lost: records were set on it, and they are gone (never expected: a flow
+ * whose owner goes stays while its consumer lives, crd_flow_orphan()).
+ */
+static __always_inline struct crd_flow_entry *crd_continued(struct bpf_sock *sk, int *lost)
 {
 	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
 	struct crd_flow_entry *e;
 
+	*lost = 0;
 	if (!s || !s->used_token)
 		return NULL;
 	e = crd_flow_by_token(s->used_token);
-	if (!e || e->consumer != s->consumer_id)
+	if (!e || e->consumer != s->consumer_id) {
+		*lost = 1;
 		return NULL;
+	}
 	return e;
 }
 
-/* Give up this socket's claim on the flow it continues (set-records). */
+/*
+ * The owner of flow entry @e (the proxy's accepted socket, the application's
+ * UDP socket) is gone. Returns 1 if the caller deletes it now; 0 if a
+ * consumer still continues it: the records must outlive the owner until the
+ * consumer is done (a UDP proxy forwards datagrams of a flow whose
+ * application already closed), and the consumer's release deletes them.
+ */
+static __always_inline int crd_flow_orphan(struct crd_flow_entry *e)
+{
+	e->orphan = 1;
+	return __sync_val_compare_and_swap(&e->consumer, 0, CRD_CONSUMER_DEAD) == 0;
+}
+
+/* Give up this socket's claim on the flow it continues (set-records); the
+ * last one out of an orphaned entry deletes it. */
 static __always_inline void crd_drop_used(struct crd_sk *s)
 {
 	struct crd_flow_entry *e;
@@ -570,8 +647,9 @@ static __always_inline void crd_drop_used(struct crd_sk *s)
 	if (!s->used_token)
 		return;
 	e = crd_flow_by_token(s->used_token);
-	if (e)
-		__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0);
+	if (e && __sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0) == s->consumer_id &&
+	    e->orphan && __sync_val_compare_and_swap(&e->consumer, 0, CRD_CONSUMER_DEAD) == 0)
+		crd_flow_delete(s->used_token);
 	s->used_token = 0;
 }
 
@@ -604,6 +682,58 @@ static __always_inline void crd_fill_app(struct crd_flow *f)
 	crd_process_comm(f->app_comm);
 }
 
+/* ---- Quotas ------------------------------------------------------------------ */
+
+static __always_inline __s64 *crd_qcount(__u32 kind, __u64 id)
+{
+	struct crd_qkey k = { .id = id, .kind = kind };
+	__s64 zero = 0, *v;
+
+	v = bpf_map_lookup_elem(&crd_quota_v2, &k);
+	if (v)
+		return v;
+	bpf_map_update_elem(&crd_quota_v2, &k, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&crd_quota_v2, &k);
+}
+
+/*
+ * Charge one unit of @kind (CRD_Q_TCP_CG or CRD_Q_UDP_CG; the uid kind
+ * follows it) to cgroup @cgid and uid @uid, each limited to @limit. Returns
+ * 0, -EDQUOT (either is at its quota) or -ENOSPC (no counter: no state).
+ * Global: verified once.
+ */
+__noinline int crd_quota_take(__u32 kind, __u64 cgid, __u32 uid, __u32 limit)
+{
+	__s64 *c, *u;
+
+	c = crd_qcount(kind, cgid);
+	if (!c)
+		return -ENOSPC;
+	u = crd_qcount(kind + 1, uid);
+	if (!u)
+		return -ENOSPC;
+	if (*c >= limit || *u >= limit)
+		return -EDQUOT;
+	__sync_fetch_and_add(c, 1);
+	__sync_fetch_and_add(u, 1);
+	return 0;
+}
+
+static __always_inline void crd_quota_give1(__u32 kind, __u64 id)
+{
+	struct crd_qkey k = { .id = id, .kind = kind };
+	__s64 *v = bpf_map_lookup_elem(&crd_quota_v2, &k);
+
+	if (v)
+		__sync_fetch_and_add(v, -1);
+}
+
+static __always_inline void crd_quota_give(__u32 kind, __u64 cgid, __u32 uid)
+{
+	crd_quota_give1(kind, cgid);
+	crd_quota_give1(kind + 1, uid);
+}
+
 /* ---- Events ----------------------------------------------------------------- */
 
 /*
@@ -626,20 +756,44 @@ static __always_inline struct crd_event *crd_event_start(const struct crd_config
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->kind = kind;
 	ev->caller_pid = bpf_get_current_pid_tgid() >> 32;
+	ev->cgroup_id = bpf_get_current_cgroup_id();
 	return ev;
 }
 
-/* An event about a connect decision described by @d (history @prev).
+/* One redirection question and its answer, for the global deciders. */
+struct crd_redir {
+	struct crd_addr dst;      /* in: destination, v4-mapped */
+	struct crd_addr proxy;    /* out: where to send it instead */
+	__u16 port_be;            /* in: destination port */
+	__u16 proxy_port_be;      /* out */
+	__u8 v6;                  /* in: AF_INET6 socket */
+	__u8 connecting;          /* in: connect() (else sendmsg) */
+	__u8 proto_bit;           /* in: CRD_PROTO_* */
+	__u8 nhops;               /* out: history length before this hop */
+	__u32 chosen_state;       /* out: the flow's state for the service */
+	__u32 self_id;            /* out: no records, the caller is this
+				   * service's proxy */
+	__u32 self_pos;           /* (self_known) self_id's place in the order */
+	__u32 self_flags;         /* (self_known) self_id's CRD_SVC_* flags */
+	__u32 self_known;         /* self_id, self_pos, self_flags are set */
+	__u32 cont;               /* in: how the socket continues its flow
+				   * (set-records, implicit); out: enum crd_cont
+				   * of the new hop */
+	__u64 skip;               /* (crd_choose) slots skipped so far: their
+				   * proxy is down, --fail open */
+};
+
+/* An event about a connect decision described by @r (history @prev).
  * Global, so it is verified once, not at each of its call sites. */
 /* @kind_svc: kind << 32 | service id; @state_err: state << 32 | errno.
  * (Packed: five arguments at most, and no stack for them.) */
 __noinline int crd_emit_decision(const struct crd_config *cfg, __u64 kind_svc,
-				 __u64 state_err, const struct crd_decide *d,
+				 __u64 state_err, const struct crd_redir *r,
 				 const struct crd_flow_entry *prev)
 {
 	struct crd_event *ev;
 
-	if (!cfg || !d)
+	if (!cfg || !r)
 		return 0;
 	ev = crd_event_start(cfg, kind_svc >> 32);
 	if (!ev)
@@ -647,13 +801,13 @@ __noinline int crd_emit_decision(const struct crd_config *cfg, __u64 kind_svc,
 	ev->service_id = (__u32)kind_svc;
 	ev->state = state_err >> 32;
 	ev->err = (__s32)(__u32)state_err;
-	ev->proto = d->proto_bit == CRD_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
-	ev->nhops = d->nhops;
-	ev->dport_be = bpf_htons(d->dport);
-	__builtin_memcpy(ev->dst, d->dst, sizeof(ev->dst));
-	__builtin_memcpy(ev->hops, d->hops, sizeof(ev->hops));
-	ev->cont = d->cont;
+	ev->proto = r->proto_bit == CRD_PROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+	ev->nhops = r->nhops;
+	ev->dport_be = r->port_be;
+	__builtin_memcpy(ev->dst, r->dst.ip6, sizeof(ev->dst));
+	ev->cont = r->cont;
 	if (prev) {
+		__builtin_memcpy(ev->hops, prev->flow.hops, sizeof(ev->hops));
 		ev->flow_id = prev->flow.flow_id;
 		ev->app_pid = prev->flow.app_pid;
 		ev->app_uid = prev->flow.app_uid;
@@ -698,6 +852,8 @@ static long crd_id_one(__u32 i, void *arg)
  * at every connect, so a restarted proxy is noticed at once; a squatter on
  * the port is not the proxy.
  */
+static __always_inline int crd_lsn_ok(const struct crd_service *svc, const struct crd_lsn *o);
+
 static __always_inline int crd_proxy_up(struct bpf_sock_addr *ctx,
 					const struct crd_service *svc,
 					const struct crd_addr *proxy, __u16 port_be, int udp)
@@ -705,7 +861,6 @@ static __always_inline int crd_proxy_up(struct bpf_sock_addr *ctx,
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *l;
 	struct crd_lsn *o;
-	int ok, known = 0;
 
 	if (crd_is_v4mapped(proxy->ip6)) {
 		t.ipv4.daddr = proxy->ip6[3];
@@ -726,8 +881,18 @@ static __always_inline int crd_proxy_up(struct bpf_sock_addr *ctx,
 		return 0;
 	o = bpf_sk_storage_get(&crd_lsn_v2, l, 0, 0);
 	bpf_sk_release(l);
-	if (!o)
-		return 0;
+	return o && crd_lsn_ok(svc, o);
+}
+
+/*
+ * May the listener whose crd_lsn_v2 is @o take @svc's flows? Claimed for it
+ * (CONNREDIR_CLAIM), or bound by its proxy identity and not claimed for
+ * another service that still exists.
+ */
+static __always_inline int crd_lsn_ok(const struct crd_service *svc, const struct crd_lsn *o)
+{
+	int ok, known = 0;
+
 	if (o->claim_id == svc->id)
 		return 1;
 	if (o->claim_id) {
@@ -769,17 +934,19 @@ static __always_inline void crd_proxy_addr(const struct crd_service *svc,
 	}
 }
 
-#define crd_emit(cfg, k, id, st, e, d, prev) ({				\
+#define crd_emit(cfg, k, id, st, e, r, prev) ({				\
 	if ((cfg)->events_pid)						\
 		crd_emit_decision((cfg), ((__u64)(k) << 32) | (__u32)(id),	\
-				  ((__u64)(st) << 32) | (__u32)(e), (d), (prev)); \
+				  ((__u64)(st) << 32) | (__u32)(e), (r), (prev)); \
 })
 
 #define CRD_DECIDE 0x10000 /* (crd_udp_pre) go on: decide */
 #define CRD_REWRITE 0x10001 /* (crd_udp_pre) send to @r's proxy */
 #define CRD_PASS (-1)     /* leave the connect unchanged */
 #define CRD_REFUSE (-2)   /* fail the connect: ECONNREFUSED */
-#define CRD_TRIES 4       /* services skipped (fail open) per connect, at most */
+#define CRD_NOSTATE (-3)  /* (crd_*_post) the flow's state could not be made */
+#define CRD_QUOTA (-4)    /* fail the connect: EDQUOT, the application's
+			   * cgroup or uid is at its quota */
 
 /*
  * crd_connect - the decision for one connect(). @dst is the destination in
@@ -798,26 +965,6 @@ static __always_inline int crd_have_services(void)
 	return order && order->n;
 }
 
-/* One redirection question and its answer, for the global deciders. */
-struct crd_redir {
-	struct crd_addr dst;      /* in: destination, v4-mapped */
-	struct crd_addr proxy;    /* out: where to send it instead */
-	__u16 port_be;            /* in: destination port */
-	__u16 proxy_port_be;      /* out */
-	__u8 v6;                  /* in: AF_INET6 socket */
-	__u8 connecting;          /* in: connect() (else sendmsg) */
-	__u8 proto_bit;           /* in: CRD_PROTO_* */
-	__u8 nhops;               /* out: history length before this hop */
-	__u32 chosen_state;       /* out: the flow's state for the service */
-	__u32 self_id;            /* out: no records, the caller is this
-				   * service's proxy */
-	__u32 self_pos;           /* (self_known) self_id's place in the order */
-	__u32 self_flags;         /* (self_known) self_id's CRD_SVC_* flags */
-	__u32 self_known;         /* self_id, self_pos, self_flags are set */
-	__u32 cont;               /* in: how the socket continues its flow
-				   * (set-records, implicit); out: enum crd_cont
-				   * of the new hop */
-};
 
 /* Describe, in @d, a socket about to talk to @dst:@port_be; @cont: how
  * it continues @prev (enum crd_cont), if @prev. */
@@ -871,76 +1018,181 @@ static __always_inline void crd_decide_init(struct crd_decide *d, const __u32 ds
  * @r's proxy, or CRD_PASS, or CRD_REFUSE. Global: verified once, on its own.
  */
 
-__noinline int crd_choose(struct bpf_sock_addr *ctx, const struct crd_flow_entry *prev,
-			  struct crd_redir *r)
+#define CRD_AGAIN 0x10002 /* (crd_choose_round) a service was skipped: again */
+
+/*
+ * One round of the decision: the first service in weight order that
+ * matches, may take the flow and is not skipped. Returns its slot (its
+ * proxy is up; @r's proxy filled), CRD_PASS, CRD_REFUSE, or CRD_AGAIN when
+ * it skipped one more service (fail open, proxy down). Global: verified
+ * once, however many rounds crd_choose() runs.
+ */
+__noinline int crd_choose_round(struct bpf_sock_addr *ctx, struct crd_redir *r,
+				const struct crd_flow_entry *prev)
 {
 	struct crd_decide dd = {}, *d = &dd;
 	struct crd_config *cfg = NULL;
 	struct crd_order *order;
 	struct crd_service *svc;
 	struct crd_svc_stats *ss;
-	__u32 slot, n, i, idx = 0;
+	__u32 slot, n, idx = 0;
 
-	if (!r)
-		return CRD_PASS;
+	if (!ctx || !r)
+		return CRD_REFUSE;
 	order = crd_live_order(&cfg, &idx);
 	if (!order || !cfg)
-		return CRD_PASS;
+		return CRD_PASS;   /* no configuration: no service to match */
 	d->order_idx = idx;
 	crd_decide_init(d, r->dst.ip6, r->port_be, r->v6, r->proto_bit, order, prev, r->cont, r);
+	d->skip = r->skip;
 	r->nhops = d->nhops;
 	r->self_id = d->self_id;
+	r->self_pos = d->self_pos;
+	r->self_flags = d->self_implicit ? CRD_SVC_IMPLICIT : 0;
+	r->self_known = 1;   /* the next round need not ask again */
 	r->cont = d->cont;
 	n = order->n > CRD_MAX_SERVICES ? CRD_MAX_SERVICES : order->n;
-	for (i = 0; i < CRD_TRIES; i++) {
-		d->chosen = -1;
-		bpf_loop(n, crd_decide_one, d, 0);
-		if (d->to_listener) {
-			crd_count(CRD_ST_TO_LISTENER);
-			return CRD_PASS;
-		}
-		if (d->chosen < 0) {
-			if (d->pass_id)
-				crd_emit(cfg, CRD_EV_PASSED, d->pass_id, d->pass_state, 0, d, prev);
-			return CRD_PASS;
-		}
-		slot = d->chosen;
-		svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
-		if (!svc)
-			return CRD_PASS;
-		ss = crd_svc_stats(slot);
-		if (d->nhops >= cfg->hop_limit || d->nhops >= CRD_MAX_HOPS) {
-			crd_count(CRD_ST_HOP_GUARD);
-			if (ss)
-				ss->hop_guard++;
-			crd_emit(cfg, CRD_EV_HOP_GUARD, svc->id, d->chosen_state, 0, d, prev);
-			return CRD_PASS;
-		}
-		crd_proxy_addr(svc, d, &r->proxy, &r->proxy_port_be);
-		if (crd_proxy_up(ctx, svc, &r->proxy, r->proxy_port_be,
-				 d->proto_bit == CRD_PROTO_UDP)) {
-			r->chosen_state = d->chosen_state;
-			crd_emit(cfg, CRD_EV_REDIRECTED, svc->id, d->chosen_state, 0, d, prev);
-			crd_count(CRD_ST_REDIRECTED);
-			if (ss)
-				ss->redirected++;
-			return slot;
-		}
-		if (!(svc->flags & CRD_SVC_FAIL_OPEN)) {
-			crd_count(CRD_ST_FAIL_CLOSED);
-			if (ss)
-				ss->fail_closed++;
-			crd_emit(cfg, CRD_EV_FAIL_CLOSED, svc->id, d->chosen_state, ECONNREFUSED,
-				 d, prev);
-			return CRD_REFUSE;
-		}
-		crd_count(CRD_ST_FAIL_OPEN);
-		if (ss)
-			ss->fail_open++;
-		crd_emit(cfg, CRD_EV_PROXY_DOWN, svc->id, d->chosen_state, 0, d, prev);
-		d->skip |= 1ULL << (slot & 63);
+	bpf_loop(n, crd_decide_one, d, 0);
+	if (d->to_listener) {
+		crd_count(CRD_ST_TO_LISTENER);
+		return CRD_PASS;
 	}
-	return CRD_PASS;
+	if (d->chosen < 0) {
+		if (d->pass_id)
+			crd_emit(cfg, CRD_EV_PASSED, d->pass_id, d->pass_state, 0, r, prev);
+		return CRD_PASS;
+	}
+	slot = d->chosen;
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	if (!svc)
+		return CRD_REFUSE;
+	ss = crd_svc_stats(slot);
+	if (d->nhops >= cfg->hop_limit || d->nhops >= CRD_MAX_HOPS) {
+		crd_count(CRD_ST_HOP_GUARD);
+		if (ss)
+			ss->hop_guard++;
+		crd_emit(cfg, CRD_EV_HOP_GUARD, svc->id, d->chosen_state, 0, r, prev);
+		return CRD_PASS;
+	}
+	crd_proxy_addr(svc, d, &r->proxy, &r->proxy_port_be);
+	if (crd_proxy_up(ctx, svc, &r->proxy, r->proxy_port_be,
+			 d->proto_bit == CRD_PROTO_UDP)) {
+		/* Counted and told once its state exists (crd_redirected). */
+		r->chosen_state = d->chosen_state;
+		return slot;
+	}
+	if (!(svc->flags & CRD_SVC_FAIL_OPEN)) {
+		crd_count(CRD_ST_FAIL_CLOSED);
+		if (ss)
+			ss->fail_closed++;
+		crd_emit(cfg, CRD_EV_FAIL_CLOSED, svc->id, d->chosen_state, ECONNREFUSED, r, prev);
+		return CRD_REFUSE;
+	}
+	crd_count(CRD_ST_FAIL_OPEN);
+	if (ss)
+		ss->fail_open++;
+	crd_emit(cfg, CRD_EV_PROXY_DOWN, svc->id, d->chosen_state, 0, r, prev);
+	r->skip |= 1ULL << (slot & 63);
+	return CRD_AGAIN;
+}
+
+/*
+ * crd_choose - which service takes the flow @r describes: the first in
+ * weight order whose filter matches, whose state lets it take the flow and
+ * whose proxy is up; with --fail open a service whose proxy is down is
+ * skipped for the next. Returns its slot and fills @r's proxy, or CRD_PASS,
+ * or CRD_REFUSE.
+ *
+ * Every matching service is considered: each round either ends the
+ * decision or skips one more service, so CRD_MAX_SERVICES + 1 rounds always
+ * suffice. Should they not, the flow is refused: never a fail-closed
+ * service left unconsidered.
+ */
+static __always_inline int crd_choose(struct bpf_sock_addr *ctx,
+				      const struct crd_flow_entry *prev, struct crd_redir *r)
+{
+	int i, ret;
+
+	r->skip = 0;
+	for (i = 0; i <= CRD_MAX_SERVICES; i++) {
+		ret = crd_choose_round(ctx, r, prev);
+		if (ret != CRD_AGAIN)
+			return ret;
+	}
+	crd_count(CRD_ST_REFUSED_NO_STATE);
+	return CRD_REFUSE;
+}
+
+/* The flow @r describes went to the service in @slot, its state made: count
+ * it and tell it, now that it happened. */
+__noinline int crd_redirected(__u32 slot, const struct crd_redir *r,
+			      const struct crd_flow_entry *prev)
+{
+	struct crd_config *cfg;
+	struct crd_service *svc;
+	struct crd_svc_stats *ss;
+	__u32 zero = 0;
+
+	if (!r)
+		return 0;
+	crd_count(CRD_ST_REDIRECTED);
+	ss = crd_svc_stats(slot);
+	if (ss)
+		ss->redirected++;
+	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	if (cfg && svc)
+		crd_emit(cfg, CRD_EV_REDIRECTED, svc->id, r->chosen_state, 0, r, prev);
+	return 0;
+}
+
+/*
+ * The one failure rule: a matched flow for which connredir cannot make,
+ * find or trust the state it needs ends in its service's failure policy,
+ * never in "let it through" by accident. @why: CRD_NOSTATE or CRD_QUOTA
+ * (the application is at its quota: refused whatever the policy). Returns
+ * CRD_PASS (fail open: the flow goes direct, counted as bypassed),
+ * CRD_REFUSE or CRD_QUOTA.
+ */
+__noinline int crd_fail_policy(__u32 slot, int why, const struct crd_redir *r,
+			       const struct crd_flow_entry *prev)
+{
+	struct crd_config *cfg;
+	struct crd_service *svc;
+	struct crd_svc_stats *ss;
+	__u32 zero = 0, id = 0, open = 0;
+
+	if (!r)
+		return CRD_REFUSE;
+	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	ss = crd_svc_stats(slot);
+	if (svc) {
+		id = svc->id;
+		open = svc->flags & CRD_SVC_FAIL_OPEN;
+	}
+	if (why == CRD_QUOTA) {
+		crd_count(CRD_ST_QUOTA);
+		if (ss)
+			ss->quota++;
+		if (cfg)
+			crd_emit(cfg, CRD_EV_QUOTA, id, r->chosen_state, EDQUOT, r, prev);
+		return CRD_QUOTA;
+	}
+	if (open) {
+		crd_count(CRD_ST_BYPASS_NO_STATE);
+		if (ss)
+			ss->bypass_no_state++;
+		if (cfg)
+			crd_emit(cfg, CRD_EV_NO_STATE, id, r->chosen_state, 0, r, prev);
+		return CRD_PASS;
+	}
+	crd_count(CRD_ST_REFUSED_NO_STATE);
+	if (ss)
+		ss->refused_no_state++;
+	if (cfg)
+		crd_emit(cfg, CRD_EV_NO_STATE, id, r->chosen_state, ECONNREFUSED, r, prev);
+	return CRD_REFUSE;
 }
 
 /* The records of a flow just redirected to @svc: @prev's plus one hop, or
@@ -1012,26 +1264,57 @@ __noinline int crd_tcp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	struct crd_service *svc;
 	struct crd_flow_entry *fe;
 
+	struct crd_config *cfg;
+	struct crd_sk *s;
+	__u32 zero = 0, limit;
+	__u64 cgid;
+	int err;
+
 	if (!rd || !sk)
-		return CRD_PASS;
+		return CRD_NOSTATE;
 	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
-	if (!svc)
-		return CRD_PASS;
+	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
+	if (!svc || !cfg)
+		return CRD_NOSTATE;
+	/* Everything the flow needs until its SYN leaves is made here, where
+	 * a failure can still refuse the connect: crd_sk (which publish and
+	 * the quota release use) and the records. */
+	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s) {
+		crd_count(CRD_ST_NO_STORAGE);
+		return CRD_NOSTATE;
+	}
+	if (!prev && !rd->self_id && !(s->flags & CRD_SKF_QUOTA)) {
+		/* An application's flow: one unit of its cgroup's and uid's
+		 * quota while its socket lives (crd_sock_release). */
+		limit = cfg->quota_tcp ? cfg->quota_tcp : CRD_DEFAULT_QUOTA_TCP;
+		cgid = bpf_get_current_cgroup_id();
+		err = crd_quota_take(CRD_Q_TCP_CG, cgid, (__u32)bpf_get_current_uid_gid(), limit);
+		if (err == -EDQUOT)
+			return CRD_QUOTA;
+		if (err)
+			return CRD_NOSTATE;
+		s->flags |= CRD_SKF_QUOTA;
+		s->q_cgid = cgid;
+		s->q_uid = (__u32)bpf_get_current_uid_gid();
+	}
 	fe = bpf_sk_storage_get(&crd_conn_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!fe) {
 		crd_count(CRD_ST_NO_STORAGE);
-		return CRD_PASS;
+		return CRD_NOSTATE;
 	}
 	fe->consumer = 0;
+	fe->orphan = 0;
 	crd_fill_flow(&fe->flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_TCP, rd->nhops,
 		      rd->self_id, rd->cont, svc);
 	return slot;
 }
 
-/* Fail a connect at once with a clear errno (not the default EPERM). */
-static __always_inline int crd_connect_refuse(void)
+/* Fail a connect or sendmsg at once with a clear errno (not the default
+ * EPERM): ECONNREFUSED (fail closed), EDQUOT (at quota). */
+static __always_inline int crd_connect_refuse(int ret)
 {
-	bpf_set_retval(-ECONNREFUSED);
+	bpf_set_retval(ret == CRD_QUOTA ? -EDQUOT : -ECONNREFUSED);
 	return 0;
 }
 
@@ -1043,7 +1326,7 @@ static __always_inline int crd_connect_refuse(void)
  * service's proxy listener from a squatter on its port (WFP's
  * localRedirectTargetPID), whichever was set up first.
  */
-static __always_inline void crd_bind(struct bpf_sock_addr *ctx)
+static __always_inline void crd_bind_note(struct bpf_sock_addr *ctx)
 {
 	struct bpf_sock *sk = ctx->sk;
 	struct crd_lsn *l;
@@ -1059,18 +1342,190 @@ static __always_inline void crd_bind(struct bpf_sock_addr *ctx)
 		l->cg_anc[i] = bpf_get_current_ancestor_cgroup_id(i);
 }
 
+/* ---- Port sharing: a service's proxy port is its proxy's alone ------------- */
+
+struct crd_port_find {
+	__u32 order_idx;          /* live crd_order_v2 entry */
+	__u16 port_be;            /* the port being shared */
+	__u16 pad;
+	__s32 other;              /* a service on that port whose proxy the
+				   * caller is not (-1: none) */
+	__s32 own;                /* one whose proxy the caller is (-1: none) */
+};
+
+/* bpf_loop callback: does the i-th service's proxy listen on f->port_be? */
+static long crd_port_one(__u32 i, void *arg)
+{
+	struct crd_port_find *f = arg;
+	struct crd_service *svc;
+	struct crd_order *order;
+	__u32 slot;
+
+	order = bpf_map_lookup_elem(&crd_order_v2, &f->order_idx);
+	if (i >= CRD_MAX_SERVICES || !order)
+		return 1;
+	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	if (!svc || !svc->id)
+		return 0;
+	if (!((svc->flags & CRD_SVC_PROXY4) && svc->proxy4_port_be == f->port_be) &&
+	    !((svc->flags & CRD_SVC_PROXY6) && svc->proxy6_port_be == f->port_be))
+		return 0;
+	if (crd_is_owner(svc))
+		f->own = slot;
+	else
+		f->other = slot;
+	return 0;
+}
+
+static __always_inline void crd_squatter_event(__u32 svc_slot)
+{
+	struct crd_config *cfg;
+	struct crd_service *svc;
+	struct crd_event *ev;
+	__u32 zero = 0, slot = svc_slot;
+
+	crd_count(CRD_ST_SQUATTER);
+	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
+	if (!cfg || !cfg->events_pid)
+		return;
+	ev = crd_event_start(cfg, CRD_EV_SQUATTER);
+	if (!ev)
+		return;
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	ev->service_id = svc ? svc->id : 0;
+	ev->err = EPERM;
+	ev->app_pid = ev->caller_pid;
+	ev->app_uid = (__u32)bpf_get_current_uid_gid();
+	crd_process_comm(ev->comm);
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
+ * A socket with SO_REUSEPORT (or, for UDP, SO_REUSEADDR) about to share
+ * port @port_be, bound or being bound to @addr (v4-mapped): may it? Not
+ * if a service's proxy listens on that port and the caller is not that
+ * proxy: a squatter in the proxy's reuseport group would take a share of
+ * the flows meant for the claimed proxy. Nor, for the proxy itself, if a
+ * socket that is not its own already holds the address (a squatter that
+ * came first). Global: verified once. Returns 0 (allowed) or -EPERM.
+ */
+/* Whose proxy port is @port_be? Returns -1 if no service's, else a slot
+ * of a service whose proxy the caller is, else -2 - a slot of another's. */
+__noinline int crd_port_owner(__u32 port_be)
+{
+	struct crd_port_find f = { .port_be = port_be, .other = -1, .own = -1 };
+	struct crd_config *cfg = NULL;
+	struct crd_order *order;
+	__u32 idx = 0;
+
+	order = crd_live_order(&cfg, &idx);
+	if (!order || !order->n)
+		return -1;
+	f.order_idx = idx;
+	bpf_loop(order->n > CRD_MAX_SERVICES ? CRD_MAX_SERVICES : order->n, crd_port_one, &f, 0);
+	if (f.own >= 0)
+		return f.own & (CRD_MAX_SERVICES - 1);
+	if (f.other >= 0)
+		return -2 - (f.other & (CRD_MAX_SERVICES - 1));
+	return -1;
+}
+
+__noinline int crd_share_check(struct bpf_sock_addr *ctx, __u32 port_be,
+			       const struct crd_addr *addr)
+{
+	struct bpf_sock_tuple t = {};
+	struct crd_service *svc;
+	struct bpf_sock *l;
+	struct crd_lsn *o;
+	__u32 slot;
+	int ok, own;
+
+	if (!ctx || !addr)
+		return 0;
+	own = crd_port_owner(port_be);
+	if (own == -1)
+		return 0;
+	if (own < 0) {
+		crd_squatter_event(-2 - own);
+		return -EPERM;
+	}
+	/* The proxy joins: is someone else there already? */
+	if (crd_is_v4mapped(addr->ip6)) {
+		t.ipv4.daddr = addr->ip6[3];
+		t.ipv4.dport = port_be;
+		l = ctx->type == SOCK_DGRAM ?
+			bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0) :
+			bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	} else {
+		__builtin_memcpy(t.ipv6.daddr, addr->ip6, 16);
+		t.ipv6.dport = port_be;
+		l = ctx->type == SOCK_DGRAM ?
+			bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0) :
+			bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	}
+	if (!l)
+		return 0;
+	o = bpf_sk_storage_get(&crd_lsn_v2, l, 0, 0);
+	bpf_sk_release(l);
+	slot = own;
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	ok = svc && o && crd_lsn_ok(svc, o);
+	if (ok)
+		return 0;
+	crd_squatter_event(own);
+	return -EPERM;
+}
+
+/* Does the socket being bound share its port (SO_REUSEPORT; for UDP also
+ * SO_REUSEADDR, which lets UDP sockets share an address)? */
+static __always_inline int crd_shares(struct bpf_sock_addr *ctx)
+{
+	int v = 0;
+
+	if (!bpf_getsockopt(ctx, SOL_SOCKET, SO_REUSEPORT, &v, sizeof(v)) && v)
+		return 1;
+	v = 0;
+	return ctx->type == SOCK_DGRAM &&
+	       !bpf_getsockopt(ctx, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v)) && v;
+}
+
+/*
+ * Record who binds a socket, so the connect hooks can tell a service's
+ * proxy listener from a squatter on its port (WFP's
+ * localRedirectTargetPID), whichever was set up first; refuse (EPERM) a
+ * bind that would share a service's proxy port with its proxy.
+ */
+static __always_inline int crd_bind(struct bpf_sock_addr *ctx, const struct crd_addr *a)
+{
+	__u32 port_be = (__u16)ctx->user_port;
+
+	if (port_be && (ctx->type == SOCK_STREAM || ctx->type == SOCK_DGRAM) &&
+	    crd_shares(ctx) && crd_share_check(ctx, port_be, a))
+		return 0;
+	crd_bind_note(ctx);
+	return 1;
+}
+
 SEC("cgroup/bind4")
 int crd_bind4(struct bpf_sock_addr *ctx)
 {
-	crd_bind(ctx);
-	return 1;
+	struct crd_addr a;
+
+	crd_set_v4(&a, ctx->user_ip4);
+	return crd_bind(ctx, &a);
 }
 
 SEC("cgroup/bind6")
 int crd_bind6(struct bpf_sock_addr *ctx)
 {
-	crd_bind(ctx);
-	return 1;
+	struct crd_addr a;
+
+	a.ip6[0] = ctx->user_ip6[0];
+	a.ip6[1] = ctx->user_ip6[1];
+	a.ip6[2] = ctx->user_ip6[2];
+	a.ip6[3] = ctx->user_ip6[3];
+	return crd_bind(ctx, &a);
 }
 
 /* ---- UDP ------------------------------------------------------------------ */
@@ -1086,14 +1541,19 @@ static __always_inline void crd_uflow_del(__u32 h)
 	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
 	struct crd_ukey k = {};
 
-	if (!uf)
+	if (!uf || uf->e.orphan)
 		return;
 	k.app_cookie = uf->app_cookie;
 	__builtin_memcpy(k.dst, uf->e.flow.orig_dst.ip6, sizeof(k.dst));
 	k.dport_be = uf->e.flow.orig_dst_port_be;
 	if (!(uf->flags & CRD_UF_CONNECTED))
 		bpf_map_delete_elem(&crd_ukey_v2, &k);
-	bpf_map_delete_elem(&crd_uflows_v2, &h);
+	if (uf->flags & CRD_UF_QUOTA) {
+		uf->flags &= ~CRD_UF_QUOTA;
+		crd_quota_give(CRD_Q_UDP_CG, uf->e.flow.app_cgid, uf->e.flow.app_uid);
+	}
+	if (crd_flow_orphan(&uf->e))
+		bpf_map_delete_elem(&crd_uflows_v2, &h);
 }
 
 /* Handle @h is no longer one of @u's flows. */
@@ -1208,12 +1668,16 @@ static __always_inline void crd_udp_sender(struct __sk_buff *skb, struct bpf_soc
  * of an unconnected socket, like the connect-time check.
  */
 static __always_inline int crd_udp_flow_live(struct bpf_sock_addr *ctx,
-					     const struct crd_uflow *uf)
+					     const struct crd_uflow *uf, __u32 gen)
 {
 	struct crd_service *svc;
 	struct crd_addr p;
 	__u32 slot = uf->slot, n = uf->e.flow.nhops;
 
+	/* Decided under another set of services (one was added, removed or
+	 * changed since): decide again, the new rules apply at once. */
+	if (uf->gen != gen)
+		return 0;
 	if (slot >= CRD_MAX_SERVICES || n == 0 || n > CRD_MAX_HOPS)
 		return 0;
 	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
@@ -1237,7 +1701,7 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 	__u32 oidx = 0, h = 0, *hp;
 	__u16 port_be;
 	__u64 cookie, now;
-	int connecting;
+	int connecting, lost;
 
 	if (!rd || !sk || ctx->type != SOCK_DGRAM || ctx->protocol != IPPROTO_UDP)
 		return CRD_PASS;
@@ -1248,7 +1712,7 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 	if (!order || !cfg || order->n == 0)
 		return CRD_PASS;
 	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
-	prev = crd_continued(sk);
+	prev = crd_continued(sk, &lost);
 	if (prev && s && (s->used_token & CRD_TOKEN_UDP)) {
 		/* A proxy's per-flow socket answering the flow's sender. */
 		__u32 ph = s->used_token & CRD_HANDLE_MASK;
@@ -1276,7 +1740,7 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 		if (hp) {
 			h = *hp;
 			uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
-			if (uf && !crd_udp_flow_live(ctx, uf)) {
+			if (uf && !crd_udp_flow_live(ctx, uf, order->gen)) {
 				/* Its service is gone or its proxy is down:
 				 * decide again (fail open/closed, another
 				 * service, or a restarted proxy). */
@@ -1307,21 +1771,23 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	struct crd_uflow *uf;
 	struct crd_ukey k = {};
 	struct crd_usk *u;
-	__u32 zero = 0, h = 0;
+	struct crd_config *cfg;
+	__u32 zero = 0, h = 0, limit;
 	__u64 cookie, now;
-	int i, place;
+	int i, place, err;
 
 	if (!rd || !sk)
-		return CRD_PASS;
+		return CRD_NOSTATE;
 	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
-	if (!svc)
-		return CRD_PASS;
+	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
+	if (!svc || !cfg)
+		return CRD_NOSTATE;
 
 	uf = bpf_map_lookup_elem(&crd_scratch_v2, &zero);
 	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!uf || !u) {
 		crd_count(CRD_ST_NO_STORAGE);
-		return CRD_PASS;
+		return CRD_NOSTATE;
 	}
 	__builtin_memset(uf, 0, sizeof(*uf));
 	crd_fill_flow(&uf->e.flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_UDP, rd->nhops,
@@ -1334,6 +1800,24 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	uf->proxy_port_be = rd->proxy_port_be;
 	uf->flags = rd->connecting ? CRD_UF_CONNECTED : 0;
 	uf->slot = slot;
+	{
+		struct crd_config *c2 = NULL;
+		__u32 oidx = 0;
+		struct crd_order *o2 = crd_live_order(&c2, &oidx);
+
+		uf->gen = o2 ? o2->gen : 0;
+	}
+	if (!prev && !rd->self_id) {
+		/* An application's flow: one unit of its cgroup's and uid's
+		 * quota while the flow lives (crd_uflow_del). */
+		limit = cfg->quota_udp ? cfg->quota_udp : CRD_DEFAULT_QUOTA_UDP;
+		err = crd_quota_take(CRD_Q_UDP_CG, uf->e.flow.app_cgid, uf->e.flow.app_uid, limit);
+		if (err == -EDQUOT)
+			return CRD_QUOTA;
+		if (err)
+			return CRD_NOSTATE;
+		uf->flags |= CRD_UF_QUOTA;
+	}
 	/* This hop's sender is filled in at egress, from the packet. */
 	for (i = 0; i < 3; i++) {
 		h = bpf_get_prandom_u32() & CRD_HANDLE_MASK;
@@ -1343,7 +1827,9 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	}
 	if (!h) {
 		crd_count(CRD_ST_FLOWS_FULL);
-		return CRD_PASS;
+		if (uf->flags & CRD_UF_QUOTA)
+			crd_quota_give(CRD_Q_UDP_CG, uf->e.flow.app_cgid, uf->e.flow.app_uid);
+		return CRD_NOSTATE;
 	}
 	if (rd->connecting) {
 		if (u->connected)
@@ -1493,6 +1979,8 @@ int crd_egress(struct __sk_buff *skb)
 	struct crd_usk *u;
 	__u32 h;
 
+	if (skb->mark == CRD_DOOM_MARK)
+		return 0;   /* its records could not be handed on (crd_doom) */
 	if (!sk)
 		return 1;
 	sk = bpf_sk_fullsock(sk);
@@ -1510,8 +1998,13 @@ int crd_egress(struct __sk_buff *skb)
 	if (!h)
 		return 1;
 	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
-	if (!uf)
-		return 1;
+	if (!uf || uf->e.orphan) {
+		/* Addressed to a proxy for a flow that is gone (another
+		 * thread's datagram evicted it): untagged, the proxy could not
+		 * tell whose it is. Dropped, never sent as nobody's. */
+		crd_count(CRD_ST_REFUSED_NO_STATE);
+		return 0;
+	}
 	crd_udp_sender(skb, sk, uf);
 	skb->mark = CRD_MARK(h);
 	return 1;
@@ -1730,10 +2223,11 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 {
 	struct bpf_sock *sk = ctx->sk;
 	struct crd_flow_entry *prev;
-	int ret;
+	int ret, slot, lost;
 
 	if (!sk)
 		return CRD_PASS;
+	crd_normalize(&r->dst);
 	if (udp && r->connecting)
 		crd_udp_reconnect(sk);
 	if (!crd_have_services())
@@ -1754,22 +2248,37 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 		/* A reconnecting socket must not publish a stale decision. */
 		bpf_sk_storage_delete(&crd_conn_v2, sk);
 	}
-	prev = crd_continued(sk);
+	prev = crd_continued(sk, &lost);
+	if (!prev && lost) {
+		/* Records were set on this socket and are gone: deciding it as
+		 * a socket without records would let a proxy's onward flow
+		 * skip the services that filter on the application. */
+		crd_count(CRD_ST_REFUSED_NO_STATE);
+		return CRD_REFUSE;
+	}
 	if (!prev && !udp && crd_implicit(ctx, r))
-		prev = crd_continued(sk);
+		prev = crd_continued(sk, &lost);
 	if (prev) {
 		struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
 
 		r->cont = s ? s->cont : CRD_CONT_RECORDS;
 	}
 	r->proto_bit = udp ? CRD_PROTO_UDP : CRD_PROTO_TCP;
-	ret = crd_choose(ctx, prev, r);
-	if (ret < 0) {
-		if (udp && ret == CRD_PASS)
+	slot = crd_choose(ctx, prev, r);
+	if (slot < 0) {
+		if (udp && slot == CRD_PASS)
 			crd_udp_unmarked(sk, r->connecting);
+		return slot;
+	}
+	ret = udp ? crd_udp_post(ctx, prev, r, slot) : crd_tcp_post(ctx, prev, r, slot);
+	if (ret >= 0) {
+		crd_redirected(slot, r, prev);
 		return ret;
 	}
-	return udp ? crd_udp_post(ctx, prev, r, ret) : crd_tcp_post(ctx, prev, r, ret);
+	ret = crd_fail_policy(slot, ret, r, prev);
+	if (udp && ret == CRD_PASS)
+		crd_udp_unmarked(sk, r->connecting);
+	return ret;
 }
 
 SEC("cgroup/connect4")
@@ -1781,8 +2290,8 @@ int crd_connect4(struct bpf_sock_addr *ctx)
 	crd_set_v4(&r.dst, ctx->user_ip4);
 	r.port_be = (__u16)ctx->user_port;
 	ret = crd_redirect(ctx, &r, ctx->type == SOCK_DGRAM);
-	if (ret == CRD_REFUSE)
-		return crd_connect_refuse();
+	if (ret == CRD_REFUSE || ret == CRD_QUOTA)
+		return crd_connect_refuse(ret);
 	return ret < 0 ? 1 : crd_rewrite4(ctx, &r.proxy, r.proxy_port_be);
 }
 
@@ -1798,8 +2307,8 @@ int crd_connect6(struct bpf_sock_addr *ctx)
 	r.dst.ip6[3] = ctx->user_ip6[3];
 	r.port_be = (__u16)ctx->user_port;
 	ret = crd_redirect(ctx, &r, ctx->type == SOCK_DGRAM);
-	if (ret == CRD_REFUSE)
-		return crd_connect_refuse();
+	if (ret == CRD_REFUSE || ret == CRD_QUOTA)
+		return crd_connect_refuse(ret);
 	return ret < 0 ? 1 : crd_rewrite6(ctx, &r.proxy, r.proxy_port_be);
 }
 
@@ -1812,8 +2321,8 @@ int crd_sendmsg4(struct bpf_sock_addr *ctx)
 	crd_set_v4(&r.dst, ctx->user_ip4);
 	r.port_be = (__u16)ctx->user_port;
 	ret = crd_redirect(ctx, &r, 1);
-	if (ret == CRD_REFUSE)
-		return crd_connect_refuse();
+	if (ret == CRD_REFUSE || ret == CRD_QUOTA)
+		return crd_connect_refuse(ret);
 	return ret < 0 ? 1 : crd_rewrite4(ctx, &r.proxy, r.proxy_port_be);
 }
 
@@ -1829,8 +2338,8 @@ int crd_sendmsg6(struct bpf_sock_addr *ctx)
 	r.dst.ip6[3] = ctx->user_ip6[3];
 	r.port_be = (__u16)ctx->user_port;
 	ret = crd_redirect(ctx, &r, 1);
-	if (ret == CRD_REFUSE)
-		return crd_connect_refuse();
+	if (ret == CRD_REFUSE || ret == CRD_QUOTA)
+		return crd_connect_refuse(ret);
 	return ret < 0 ? 1 : crd_rewrite6(ctx, &r.proxy, r.proxy_port_be);
 }
 
@@ -1870,6 +2379,7 @@ static __always_inline void crd_skops_tuple(struct bpf_sock_ops *skops,
 		remote.ip6[3] = r3;
 	}
 	__builtin_memset(t, 0, sizeof(*t));
+	t->netns = bpf_get_netns_cookie(skops);
 	if (!swap) {
 		t->src = local;
 		t->dst = remote;
@@ -1880,6 +2390,28 @@ static __always_inline void crd_skops_tuple(struct bpf_sock_ops *skops,
 		t->dst = local;
 		t->sport = rport;
 		t->dport = lport;
+	}
+}
+
+/*
+ * The records of a connection could not be handed on (crd_pend_v2 full, no
+ * memory): its packets are dropped at egress (CRD_DOOM_MARK) and it fails
+ * with ETIMEDOUT within about a second, so the proxy never serves it
+ * without its records. Not counted as a redirect after all.
+ */
+static __always_inline void crd_doom(struct bpf_sock_ops *skops)
+{
+	int mark = CRD_DOOM_MARK, ms = 1;
+
+	bpf_setsockopt(skops, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	bpf_setsockopt(skops, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	crd_count(CRD_ST_REFUSED_NO_STATE);
+	{
+		__u32 zero = 0;
+		struct crd_stats *st = bpf_map_lookup_elem(&crd_stats_v2, &zero);
+
+		if (st)   /* per-CPU sums wrap: a decrement is exact */
+			st->c[CRD_ST_REDIRECTED]--;
 	}
 }
 
@@ -1904,6 +2436,7 @@ static __always_inline void crd_publish(struct bpf_sock_ops *skops)
 	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s || bpf_map_update_elem(&crd_pend_v2, &t, fe, BPF_ANY)) {
 		crd_count(CRD_ST_PEND_FULL);
+		crd_doom(skops);
 	} else {
 		s->tuple = t;
 		s->flags |= CRD_SKF_PUBLISHED;
@@ -1911,6 +2444,29 @@ static __always_inline void crd_publish(struct bpf_sock_ops *skops)
 					  BPF_SOCK_OPS_STATE_CB_FLAG);
 	}
 	bpf_sk_storage_delete(&crd_conn_v2, sk);
+}
+
+/* Is accepted socket @sk, whose crd_lsn_v2 its listener's was cloned to,
+ * the proxy's of the service that last redirected @f? */
+static __always_inline int crd_accepted_by_proxy(struct bpf_sock *sk, const struct crd_flow *f)
+{
+	struct crd_id_find q = { .slot = -1 };
+	struct crd_service *svc;
+	struct crd_lsn *o;
+	__u32 n = f->nhops, slot;
+
+	if (n == 0 || n > CRD_MAX_HOPS)
+		return 0;
+	q.id = f->hops[(n - 1) & (CRD_MAX_HOPS - 1)];
+	o = bpf_sk_storage_get(&crd_lsn_v2, sk, 0, 0);
+	if (!o)
+		return 0;
+	bpf_loop(CRD_MAX_SERVICES, crd_id_one, &q, 0);
+	if (q.slot < 0)
+		return 0;
+	slot = q.slot;
+	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	return svc && crd_lsn_ok(svc, o);
 }
 
 /* The proxy's side of the handshake completed: adopt the records. */
@@ -1921,13 +2477,24 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 	struct crd_tuple t;
 	struct crd_sk *s;
 	__u64 token;
+	int ok;
 
 	if (!sk)
 		return;
 	crd_skops_tuple(skops, &t, 1);
 	e = bpf_map_lookup_elem(&crd_pend_v2, &t);
+	/* Only a socket accepted by the flow's proxy gets its records: the
+	 * listener's crd_lsn_v2 (cloned to the accepted socket) must be
+	 * claimed for, or bound by, the service that redirected it. The
+	 * clone is not kept: an accepted socket is no listener. */
+	ok = e && crd_accepted_by_proxy(sk, &e->flow);
+	bpf_sk_storage_delete(&crd_lsn_v2, sk);
 	if (!e)
 		return;
+	if (!ok) {
+		crd_count(CRD_ST_ADOPT_REFUSED);
+		return;
+	}
 	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	token = crd_random64() & ~CRD_TOKEN_UDP;   /* TCP tokens: top bit clear */
 	if (!token)
@@ -1950,7 +2517,10 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 static __always_inline void crd_drop_claims(struct crd_sk *s)
 {
 	if (s->token) {
-		bpf_map_delete_elem(&crd_flows_v2, &s->token);
+		struct crd_flow_entry *e = bpf_map_lookup_elem(&crd_flows_v2, &s->token);
+
+		if (e && crd_flow_orphan(e))
+			bpf_map_delete_elem(&crd_flows_v2, &s->token);
 		s->token = 0;
 	}
 	crd_drop_used(s);
@@ -2010,6 +2580,10 @@ int crd_sock_release(struct bpf_sock *sk)
 	 * completed its side of the handshake yet. */
 	if (s)
 		crd_drop_claims(s);
+	if (s && (s->flags & CRD_SKF_QUOTA)) {
+		s->flags &= ~CRD_SKF_QUOTA;
+		crd_quota_give(CRD_Q_TCP_CG, s->q_cgid, s->q_uid);
+	}
 	return 1;
 }
 
@@ -2520,11 +3094,35 @@ static __always_inline int crd_claim(struct bpf_sockopt *ctx, struct bpf_sock *s
 	return 1;
 }
 
+/*
+ * SO_REUSEPORT turned on for a socket already bound to a service's proxy
+ * port, by someone who is not its proxy: refused (EPERM), as at bind.
+ */
+static __always_inline int crd_reuseport_opt(struct bpf_sockopt *ctx, struct bpf_sock *sk)
+{
+	__u8 *optval = ctx->optval;
+	int own;
+
+	if (optval + sizeof(int) > (__u8 *)ctx->optval_end || !*(int *)optval)
+		return 1;
+	own = crd_port_owner(bpf_htons((__u16)sk->src_port));
+	if (own >= -1)
+		return 1;
+	crd_squatter_event(-2 - own);
+	bpf_set_retval(-EPERM);
+	return 0;
+}
+
 SEC("cgroup/setsockopt")
 int crd_setsockopt(struct bpf_sockopt *ctx)
 {
 	struct bpf_sock *sk = ctx->sk;
 
+	if (ctx->level == SOL_SOCKET) {
+		if (ctx->optname == SO_REUSEPORT && sk && sk->src_port)
+			return crd_reuseport_opt(ctx, sk);
+		return 1;
+	}
 	if (ctx->level != CONNREDIR_SOL || !sk)
 		return 1;
 	if (ctx->optname == CONNREDIR_RECORDS)

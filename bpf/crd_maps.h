@@ -19,7 +19,7 @@
 #include <linux/types.h>
 #endif
 
-#define CRD_LAYOUT_VERSION 2
+#define CRD_LAYOUT_VERSION 3
 
 /* Overriding CRD_MAX_SERVICES (-D) changes the map layout without renaming
  * the maps: `upgrade` refuses such a build for an instance made with
@@ -40,6 +40,13 @@
 #define CRD_UFLOWS_MAX 262144 /* UDP flows alive (application socket, dst) */
 #define CRD_UDP_PER_SOCK 16   /* UDP flows one unconnected socket keeps; the
 			       * least recently used goes when a new one comes */
+#define CRD_QUOTA_MAX 16384   /* (kind, cgroup or uid) quota counters */
+
+/* Default per-cgroup and per-uid quotas (crd_config.quota_*): a quarter of
+ * the table each, so one cgroup or one uid can never take a table from the
+ * others. `connredir quota` changes them per instance. */
+#define CRD_DEFAULT_QUOTA_TCP (CRD_PEND_MAX / 4)
+#define CRD_DEFAULT_QUOTA_UDP (CRD_UFLOWS_MAX / 4)
 
 /* ---- Services ------------------------------------------------------------ */
 
@@ -108,6 +115,11 @@ struct crd_config {
 	__u64 attached_ns;        /* CLOCK_MONOTONIC at attach */
 	__u32 events_pid;         /* the `events` reader; 0: none, and the
 				   * hooks emit nothing */
+	__u32 quota_tcp;          /* TCP application sockets with a live
+				   * redirected flow, per cgroup and per uid
+				   * (0: CRD_DEFAULT_QUOTA_TCP) */
+	__u32 quota_udp;          /* UDP flows of applications, per cgroup and
+				   * per uid (0: CRD_DEFAULT_QUOTA_UDP) */
 	__u32 pad;
 	char cgroup_path[CRD_PATH_LEN]; /* the attached cgroup, for humans */
 };
@@ -119,6 +131,9 @@ struct crd_config {
  */
 struct crd_order {
 	__u32 n;                          /* services in slot[] */
+	__u32 gen;                        /* bumped at every publication: a
+					   * cached UDP flow decided under
+					   * another gen is decided again */
 	__u32 slot[CRD_MAX_SERVICES];     /* slots, highest weight first */
 };
 
@@ -163,6 +178,8 @@ struct crd_flow {
 				      * crd_impq_v2 */
 #define CRD_FF_CONTINUED (1u << 1)   /* an implicit continuation claimed it:
 				      * never continued implicitly again */
+/* crd_flow_entry.consumer of an entry being deleted: nobody can claim it. */
+#define CRD_CONSUMER_DEAD (~0ULL)
 
 /*
  * How a redirected connection continued its flow's history: the reason
@@ -197,11 +214,19 @@ static inline unsigned crd_flow_cont(const __u32 *cont, unsigned hop)
 struct crd_flow_entry {
 	struct crd_flow flow;
 	__u64 consumer;           /* crd_sk.consumer_id of the socket the records
-				   * were set on; 0: not set on any live socket */
+				   * were set on; 0: not set on any live socket;
+				   * CRD_CONSUMER_DEAD: being deleted */
+	__u32 orphan;             /* its owner (accepted socket, application UDP
+				   * socket) is gone while a consumer still
+				   * continues it: the consumer's release
+				   * deletes it (crd_flow_drop) */
+	__u32 pad;
 };
 
-/* A TCP 4-tuple as the connecting side sees it. */
+/* A TCP 4-tuple as the connecting side sees it, in its network namespace:
+ * a socket in another namespace that builds the same 4-tuple never matches. */
 struct crd_tuple {
+	__u64 netns;              /* network namespace cookie */
 	struct crd_addr src;      /* application socket's local address */
 	struct crd_addr dst;      /* the proxy listener it connects to */
 	__u16 sport;              /* host order */
@@ -211,6 +236,8 @@ struct crd_tuple {
 
 /* crd_sk.flags */
 #define CRD_SKF_PUBLISHED (1u << 0)  /* tuple is a key in crd_pend_v2 */
+#define CRD_SKF_QUOTA (1u << 1)      /* application socket: holds one TCP
+				      * quota unit of q_cgid and q_uid */
 
 /*
  * Tokens: a TCP flow's token is a random key of crd_flows_v2; a UDP flow's
@@ -231,7 +258,8 @@ struct crd_sk {
 				   * (enum crd_cont: RECORDS, THREAD, FIFO) */
 	struct crd_tuple tuple;   /* connecting socket: its crd_pend_v2 key */
 	__u32 flags;              /* CRD_SKF_* */
-	__u32 pad;
+	__u32 q_uid;              /* (CRD_SKF_QUOTA) the uid charged */
+	__u64 q_cgid;             /* (CRD_SKF_QUOTA) the cgroup charged */
 };
 
 /*
@@ -245,6 +273,8 @@ struct crd_lsn {
 	__u32 uid;                /* binder's uid */
 	__u32 claim_id;           /* service that claimed it (0: none) */
 };
+/* crd_lsn_v2 is cloned (BPF_F_CLONE) to the sockets a listener accepts, so
+ * the accepted socket knows whose listener took it. */
 
 /*
  * Socket-local storage crd_conn_v2: struct crd_flow_entry (consumer 0), the
@@ -315,7 +345,13 @@ struct crd_uflow {
 	__u16 slot;               /* the service that took it (crd_svc_v2
 				   * slot): its later datagrams go on only
 				   * while that service and its proxy live */
+	__u32 gen;                /* crd_order.gen it was decided under */
+	__u32 pad;
 };
+
+/* crd_uflow.flags */
+#define CRD_UF_QUOTA (1u << 1)      /* charged to the application's cgroup
+				     * and uid (crd_quota_v2) */
 
 /* Map crd_ukey_v2: (application socket, destination) -> handle. */
 struct crd_ukey {
@@ -368,6 +404,21 @@ struct crd_blob {
 	__u16 hops[CRD_MAX_HOPS]; /* must match the kernel's copy */
 };
 
+/* ---- Quotas --------------------------------------------------------------- */
+
+/* Map crd_quota_v2: how much of each bounded table a cgroup or uid holds. */
+enum crd_qkind {
+	CRD_Q_TCP_CG = 1,         /* TCP application sockets, by cgroup id */
+	CRD_Q_TCP_UID,            /* TCP application sockets, by uid */
+	CRD_Q_UDP_CG,             /* UDP flows, by cgroup id */
+	CRD_Q_UDP_UID,            /* UDP flows, by uid */
+};
+struct crd_qkey {
+	__u64 id;                 /* cgroup id or uid */
+	__u32 kind;               /* enum crd_qkind */
+	__u32 pad;
+};
+
 /* ---- Counters ------------------------------------------------------------- */
 
 /* Map crd_stats_v2: per-CPU array of one struct crd_stats. */
@@ -386,6 +437,14 @@ enum crd_stat {
 	CRD_ST_FAIL_OPEN,         /* service skipped: its proxy is down */
 	CRD_ST_FAIL_CLOSED,       /* connection refused: its proxy is down */
 	CRD_ST_EVENTS_LOST,       /* events the ring buffer had no room for */
+	CRD_ST_REFUSED_NO_STATE,  /* refused (fail closed): the state the flow
+				   * needs could not be made or found */
+	CRD_ST_BYPASS_NO_STATE,   /* went direct (fail open), same reason */
+	CRD_ST_QUOTA,             /* refused: the cgroup or uid is at its quota */
+	CRD_ST_SQUATTER,          /* bind or SO_REUSEPORT refused: would share
+				   * a service's proxy port */
+	CRD_ST_ADOPT_REFUSED,     /* accepted socket not given records: its
+				   * listener is not the flow's proxy */
 	CRD_ST_MAX
 };
 struct crd_stats {
@@ -400,6 +459,9 @@ struct crd_svc_stats {
 	__u64 fail_open;          /* skipped: proxy down, --fail open */
 	__u64 fail_closed;        /* refused: proxy down, --fail closed */
 	__u64 set_refused;        /* set-records refused on its flows */
+	__u64 refused_no_state;   /* refused (fail closed): no state */
+	__u64 bypass_no_state;    /* went direct (fail open): no state */
+	__u64 quota;              /* refused: application at its quota */
 };
 
 /* ---- Events --------------------------------------------------------------- */
@@ -413,6 +475,13 @@ enum crd_event_kind {
 	CRD_EV_PROXY_DOWN,        /* service skipped (fail open): no listener */
 	CRD_EV_FAIL_CLOSED,       /* connection refused (fail closed) */
 	CRD_EV_SET_REFUSED,       /* set-records refused; err: the errno */
+	CRD_EV_NO_STATE,          /* state could not be made or found; err:
+				   * ECONNREFUSED (refused, fail closed) or 0
+				   * (went direct, fail open) */
+	CRD_EV_QUOTA,             /* refused: cgroup (cgroup_id) or uid at its
+				   * quota; err: EDQUOT */
+	CRD_EV_SQUATTER,          /* bind / SO_REUSEPORT on a service's proxy
+				   * port refused; err: EPERM */
 };
 
 struct crd_event {
@@ -435,6 +504,7 @@ struct crd_event {
 				   * continued the history (REDIRECTED,
 				   * PASSED, ...) */
 	__u32 pad;
+	__u64 cgroup_id;          /* the caller's cgroup (QUOTA, SQUATTER) */
 };
 
 #endif /* CONNREDIR_BPF_CRD_MAPS_H */

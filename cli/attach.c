@@ -332,22 +332,32 @@ int detach_main(int argc, char **argv)
 
 static void set_usage(FILE *f)
 {
-	fprintf(f, "Usage: connredir [--instance NAME] set --hop-limit N\n\n"
+	fprintf(f, "Usage: connredir [--instance NAME] set [--hop-limit N] [--quota-tcp N]\n"
+		"                                          [--quota-udp N]\n\n"
 		"  --hop-limit N   redirections after which a flow is never redirected\n"
-		"                  again (1-%d)\n", CRD_MAX_HOPS);
+		"                  again (1-%d)\n"
+		"  --quota-tcp N   TCP application sockets with a live redirected flow\n"
+		"                  that one cgroup, and one uid, may hold (1-%d;\n"
+		"                  default %d); past it connect() fails with EDQUOT\n"
+		"  --quota-udp N   UDP flows one cgroup, and one uid, may hold (1-%d;\n"
+		"                  default %d); past it sendmsg() fails with EDQUOT\n",
+		CRD_MAX_HOPS, CRD_PEND_MAX, CRD_DEFAULT_QUOTA_TCP, CRD_UFLOWS_MAX,
+		CRD_DEFAULT_QUOTA_UDP);
 }
 
 int set_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "hop-limit", required_argument, NULL, 'H' },
+		{ "quota-tcp", required_argument, NULL, 'T' },
+		{ "quota-udp", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct crd_config cfg;
 	struct crd_inst in;
 	const char *why = NULL;
-	uint64_t hop = 0;
+	uint64_t hop = 0, qtcp = 0, qudp = 0;
 	int c, err;
 
 	optind = 1;
@@ -360,6 +370,16 @@ int set_main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'T':
+		case 'U':
+			if (crd_parse_u64(optarg, c == 'T' ? CRD_PEND_MAX : CRD_UFLOWS_MAX,
+					  c == 'T' ? &qtcp : &qudp, &why) ||
+			    !(c == 'T' ? qtcp : qudp)) {
+				crd_err("--quota-%s '%s': %s", c == 'T' ? "tcp" : "udp", optarg,
+					why ? why : "must be at least 1");
+				return 1;
+			}
+			break;
 		case 'h':
 			set_usage(stdout);
 			return 0;
@@ -368,8 +388,9 @@ int set_main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (optind != argc || !hop) {
-		set_usage(stderr);
+	if (optind != argc || !(hop || qtcp || qudp)) {
+		crd_err("set: %s", optind != argc ? "unexpected argument" :
+			"nothing to set (--hop-limit, --quota-tcp or --quota-udp)");
 		return 1;
 	}
 	err = crd_inst_open(crd_instance, true, &in);
@@ -380,7 +401,12 @@ int set_main(int argc, char **argv)
 	}
 	err = crd_inst_get_config(&in, &cfg);
 	if (!err) {
-		cfg.hop_limit = hop;
+		if (hop)
+			cfg.hop_limit = hop;
+		if (qtcp)
+			cfg.quota_tcp = qtcp;
+		if (qudp)
+			cfg.quota_udp = qudp;
 		err = crd_inst_put_config(&in, &cfg);
 	}
 	crd_inst_close(&in);

@@ -47,6 +47,9 @@ static const char *kind_name(unsigned k)
 		[CRD_EV_PROXY_DOWN] = "proxy-down",
 		[CRD_EV_FAIL_CLOSED] = "fail-closed",
 		[CRD_EV_SET_REFUSED] = "set-refused",
+		[CRD_EV_NO_STATE] = "no-state",
+		[CRD_EV_QUOTA] = "quota",
+		[CRD_EV_SQUATTER] = "squatter",
 	};
 
 	return k < sizeof(names) / sizeof(names[0]) && names[k] ? names[k] : "unknown";
@@ -61,6 +64,8 @@ static const char *err_name(int e)
 	case EISCONN: return "EISCONN";
 	case ENOENT: return "ENOENT";
 	case ECONNREFUSED: return "ECONNREFUSED";
+	case EDQUOT: return "EDQUOT";
+	case EPERM: return "EPERM";
 	case EOPNOTSUPP: return "EOPNOTSUPP";
 	default: return "errno";
 	}
@@ -98,7 +103,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		printf(",\"flow_id\":\"%016llx\",\"chain\":[", (unsigned long long)ev->flow_id);
 		for (i = 0; i < n; i++)
 			printf("%s%u", i ? "," : "", ev->hops[i]);
-		printf("],\"via\":\"%s\"}\n", crd_cont_name(ev->cont));
+		printf("],\"via\":\"%s\",\"cgroup_id\":%llu}\n", crd_cont_name(ev->cont),
+		       (unsigned long long)ev->cgroup_id);
 	} else {
 		for (i = 0; i < n; i++) {
 			size_t l = strlen(chain);

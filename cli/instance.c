@@ -140,7 +140,7 @@ static int by_weight(const void *a, const void *b)
 int crd_inst_publish_order(const struct crd_inst *in,
 			   const struct crd_service svcs[CRD_MAX_SERVICES])
 {
-	struct crd_order order = { 0 };
+	struct crd_order order = { 0 }, old;
 	struct crd_config cfg;
 	__u32 k, next;
 	int err;
@@ -153,6 +153,10 @@ int crd_inst_publish_order(const struct crd_inst *in,
 	err = crd_inst_get_config(in, &cfg);
 	if (err)
 		return err;
+	/* A new generation: cached UDP flows are decided again. */
+	next = cfg.active_order & 1;
+	if (!bpf_map_lookup_elem(in->order_fd, &next, &old))
+		order.gen = old.gen + 1;
 	next = !(cfg.active_order & 1);
 	if (bpf_map_update_elem(in->order_fd, &next, &order, BPF_ANY))
 		return -errno;

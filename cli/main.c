@@ -55,7 +55,7 @@ static const struct {
 	  "stream redirection decisions as they happen" },
 	{ "stats", stats_main, "[--json]",
 	  "per-service and total counters" },
-	{ "set", set_main, "--hop-limit N",
+	{ "set", set_main, "[--hop-limit N] [--quota-tcp N] [--quota-udp N]",
 	  "change settings of an attached instance" },
 	{ "exec", exec_main, "[--cgroup NAME] -- COMMAND [ARG]...",
 	  "run COMMAND in a child cgroup of the attached cgroup" },

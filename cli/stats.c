@@ -69,9 +69,13 @@ int stats_main(int argc, char **argv)
 				printf("%s\"%s\":%llu", st ? "," : "", crd_state_keys[st],
 				       (unsigned long long)c->passed[st]);
 			printf("},\"hop_guard\":%llu,\"fail_open\":%llu,\"fail_closed\":%llu,"
-			       "\"set_refused\":%llu}", (unsigned long long)c->hop_guard,
+			       "\"set_refused\":%llu,\"refused_no_state\":%llu,"
+			       "\"bypassed_no_state\":%llu,\"refused_quota\":%llu}",
+			       (unsigned long long)c->hop_guard,
 			       (unsigned long long)c->fail_open, (unsigned long long)c->fail_closed,
-			       (unsigned long long)c->set_refused);
+			       (unsigned long long)c->set_refused,
+			       (unsigned long long)c->refused_no_state,
+			       (unsigned long long)c->bypass_no_state, (unsigned long long)c->quota);
 		}
 		printf("],\"totals\":{");
 		for (i = 0; i < CRD_ST_MAX; i++)

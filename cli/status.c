@@ -25,6 +25,11 @@ static const char *const stat_names[CRD_ST_MAX] = {
 	[CRD_ST_FAIL_OPEN] = "fail_open",
 	[CRD_ST_FAIL_CLOSED] = "fail_closed",
 	[CRD_ST_EVENTS_LOST] = "events_lost",
+	[CRD_ST_REFUSED_NO_STATE] = "refused_no_state",
+	[CRD_ST_BYPASS_NO_STATE] = "bypassed_no_state",
+	[CRD_ST_QUOTA] = "refused_quota",
+	[CRD_ST_SQUATTER] = "squatters_refused",
+	[CRD_ST_ADOPT_REFUSED] = "adopt_refused",
 };
 
 _Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == CRD_ST_MAX,
@@ -101,8 +106,11 @@ int status_main(int argc, char **argv)
 		printf(",\"cgroup\":");
 		json_str(stdout, cfg.cgroup_path);
 		printf(",\"cgroup_id\":%llu,\"hop_limit\":%u,\"layout\":%u,"
+		       "\"quota_tcp\":%u,\"quota_udp\":%u,"
 		       "\"events_reader_pid\":%u,\"counters\":{",
 		       (unsigned long long)cfg.cgroup_id, cfg.hop_limit, cfg.layout,
+		       cfg.quota_tcp ? cfg.quota_tcp : CRD_DEFAULT_QUOTA_TCP,
+		       cfg.quota_udp ? cfg.quota_udp : CRD_DEFAULT_QUOTA_UDP,
 		       cfg.events_pid);
 		for (i = 0; i < CRD_ST_MAX; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
@@ -137,6 +145,9 @@ int status_main(int argc, char **argv)
 	printf("cgroup:     %s (id %llu)\n", cfg.cgroup_path,
 	       (unsigned long long)cfg.cgroup_id);
 	printf("hop limit:  %u\n", cfg.hop_limit);
+	printf("quotas:     %u TCP sockets, %u UDP flows per cgroup and per uid\n",
+	       cfg.quota_tcp ? cfg.quota_tcp : CRD_DEFAULT_QUOTA_TCP,
+	       cfg.quota_udp ? cfg.quota_udp : CRD_DEFAULT_QUOTA_UDP);
 	if (cfg.events_pid)
 		printf("events:     read by pid %u\n", cfg.events_pid);
 	else

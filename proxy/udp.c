@@ -244,10 +244,14 @@ static struct uflow *new_flow(struct ulistener *l, uint32_t handle,
 		return NULL;
 	}
 	f->view.have_context = true;
-	if (!connredir_udp_query_records(l->fd, handle, blob, sizeof(blob), &blob_len))
-		f->view.have_records = !connredir_records_decode(blob, blob_len, &f->view.rec);
-	else
-		blob_len = 0;
+	/* Without its records the flow cannot be handed on: sent as ours, it
+	 * would skip every later service that filters on the application.
+	 * (Gone between the two questions: its application closed.) */
+	if (connredir_udp_query_records(l->fd, handle, blob, sizeof(blob), &blob_len)) {
+		free(f);
+		return NULL;
+	}
+	f->view.have_records = !connredir_records_decode(blob, blob_len, &f->view.rec);
 	f->connected = !!(f->view.ctx.flags & CONNREDIR_CTX_UDP_CONNECTED);
 	memcpy(&f->app, from, fl);
 	f->app_len = fl;

@@ -151,8 +151,8 @@ start_proxy() {
 	local name=$1 args=() l
 	shift
 	for l in "$@"; do args+=(--listen "$l"); done
-	bg "$name" "$TOOLS/crd-testproxy" --name "$name" "${args[@]}" \
-		--log "$WORK/$name.log" --ready "$WORK/$name.ready" ${PROXY_OPTS:-}
+	bg "$name" "$TOOLS/crd-testproxy" ${PROXY_OPTS:-} --name "$name" "${args[@]}" \
+		--log "$WORK/$name.log" --ready "$WORK/$name.ready"
 	wait_file "$WORK/$name.ready" || fail "proxy $name did not start"
 }
 

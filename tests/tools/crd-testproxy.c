@@ -4,7 +4,7 @@
  * and the demo: one thread per connection, everything it learns logged.
  *
  *   crd-testproxy --name NAME --listen ADDR:PORT [--listen ...] [--log FILE]
- *                 [--no-records] [--blob-dir DIR] [--ready FILE]
+ *                 [--no-records] [--blob-dir DIR] [--ready FILE] [--reuseport]
  *
  * Per accepted connection it asks the kernel for the records, the state and
  * the context, connects to the original destination (setting the records
@@ -41,6 +41,7 @@
 static const char *name = "proxy";
 static FILE *log_out;
 static int no_records;
+static int reuseport;     /* SO_REUSEPORT on the listeners (port sharing tests) */
 static const char *blob_dir;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -64,7 +65,8 @@ static const char *errname(int e)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: crd-testproxy --name NAME --listen ADDR:PORT [--listen ...]\n"
-		"                     [--log FILE] [--no-records] [--blob-dir DIR] [--ready FILE]\n");
+		"                     [--log FILE] [--no-records] [--blob-dir DIR] [--ready FILE]\n"
+		"                     [--reuseport]\n");
 }
 
 /* Copy until EOF on @from, then shut down writing on @to. 0 or -errno. */
@@ -269,7 +271,9 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (!strcmp(a, "--no-records")) {
+		if (!strcmp(a, "--reuseport")) {
+			reuseport = 1;
+		} else if (!strcmp(a, "--no-records")) {
 			no_records = 1;
 		} else if (i + 1 < argc && !strcmp(a, "--name")) {
 			name = argv[++i];
@@ -307,6 +311,8 @@ int main(int argc, char **argv)
 			lfds[nl] = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 			if (lfds[nl] < 0 ||
 			    setsockopt(lfds[nl], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+			    (reuseport &&
+			     setsockopt(lfds[nl], SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
 			    (ss.ss_family == AF_INET6 &&
 			     setsockopt(lfds[nl], IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
 			    bind(lfds[nl], (struct sockaddr *)&ss, sl) || listen(lfds[nl], 4096)) {
