@@ -71,7 +71,7 @@ $(B)/dist/systemd/%: dist/systemd/%.in FORCE
 
 install-gen: $(INST_PC) $(INST_UNITS)
 
-install: deps $(INST_BINS) $(LIB_A) $(LIB_SO) install-gen
+install: $(INST_BINS) $(LIB_A) $(LIB_SO) install-gen
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX) $(DESTDIR)$(SYSCONFDIR))
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/connredir $(DESTDIR)$(UNITDIR) \
