@@ -8,7 +8,8 @@
 #
 #   scripts/install-deps.sh                  install what is missing (all)
 #   scripts/install-deps.sh --check          exit 1 and list what is missing
-#   scripts/install-deps.sh --check --build  the same, for building only
+#   --build, with either: only the packages that building needs (make,
+#   make install; deploy/Containerfile installs these)
 set -eu
 
 # Building: make, the compilers, libbpf/bpftool (BPF objects, skeletons),
