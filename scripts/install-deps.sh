@@ -36,6 +36,7 @@ done
 if ! command -v dpkg-query >/dev/null; then
 	# Not Debian: nothing to check against; the build's own errors tell.
 	[ "$check" = 1 ] && exit 0
+	# shellcheck disable=SC2086
 	echo "install-deps: not a Debian system (no dpkg-query); install the equivalents of:" $pkgs >&2
 	exit 1
 fi

@@ -41,13 +41,13 @@ all(d["spec"]["template"]["metadata"]["labels"].get(k) == v
     for k, v in d["spec"]["selector"]["matchLabels"].items())')" = True ]
 
 POD='d["spec"]["template"]["spec"]'
-C="$POD[\"containers\"][0]"
+C="${POD}[\"containers\"][0]"
 # The container's mounts: "mountPath hostPath-path|configMap-name|other".
 mounts=$(yq "$D/daemonset.yaml" "'\\n'.join(
     m['mountPath'] + ' ' + (v['hostPath']['path'] if 'hostPath' in v else
                             v['configMap']['name'] if 'configMap' in v else 'other')
-    for vol in [{v['name']: v for v in $POD['volumes']}]
-    for m in $C['volumeMounts'] for v in [vol[m['name']]])")
+    for vol in [{v['name']: v for v in ${POD}['volumes']}]
+    for m in ${C}['volumeMounts'] for v in [vol[m['name']]])")
 check "hostPath /sys/fs/cgroup at /sys/fs/cgroup ($(tr '\n' ';' <<<"$mounts"))" \
 	grep -qx "/sys/fs/cgroup /sys/fs/cgroup" <<<"$mounts"
 check "hostPath /sys/fs/bpf at /sys/fs/bpf" grep -qx "/sys/fs/bpf /sys/fs/bpf" <<<"$mounts"
@@ -57,8 +57,8 @@ check "DaemonSet and ConfigMap are in one namespace" [ "$(yq "$D/daemonset.yaml"
 	"$(yq "$D/configmap.yaml" 'd["metadata"]["namespace"]')" ]
 check "the container is not privileged and drops every capability" [ "$(yq "$D/daemonset.yaml" "(lambda sc:
     sc.get('privileged') is False and sc['capabilities']['drop'] == ['ALL'] and
-    sc.get('allowPrivilegeEscalation') is False)($C['securityContext'])")" = True ]
-caps=$(yq "$D/daemonset.yaml" "' '.join(sorted($C['securityContext']['capabilities']['add']))")
+    sc.get('allowPrivilegeEscalation') is False)(${C}['securityContext'])")" = True ]
+caps=$(yq "$D/daemonset.yaml" "' '.join(sorted(${C}['securityContext']['capabilities']['add']))")
 readme_caps=$(sed -n 's/^| `CAP_\([A-Z_]*\)` |.*/\1/p' "$D/README.md" | sort | tr '\n' ' ')
 check "the DaemonSet adds exactly the capabilities deploy/README.md explains ($caps)" \
 	[ "$caps " = "$readme_caps" ]
