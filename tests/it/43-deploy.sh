@@ -3,7 +3,8 @@
 # python3-yaml from scripts/install-deps.sh) and say what deploy/README.md
 # says: the DaemonSet mounts the host's cgroup2 and bpffs where connredir
 # looks for them and the ConfigMap at /etc/connredir, is not privileged,
-# and adds exactly the capabilities the README lists. The ConfigMap's
+# and adds exactly the capabilities the README lists; the image's runtime
+# stage installs the package of every library connredir links. The ConfigMap's
 # configuration, pointed at this test's cgroup, is accepted by `connredir
 # apply`. The image's entry point, deploy/entrypoint.sh, run directly the
 # way the image runs it (environment pointing at this test's instance,
@@ -65,6 +66,15 @@ check "the DaemonSet adds exactly the capabilities deploy/README.md explains ($c
 check "the image's entry point is deploy/entrypoint.sh" eval '
 	dst=$(sed -n "s|^COPY deploy/entrypoint.sh ||p" "$D/Containerfile") &&
 	grep -qx "ENTRYPOINT \[\"$dst\"\]" "$D/Containerfile" && grep -q "^FROM debian:12" "$D/Containerfile"'
+
+# The runtime stage installs the packages of every library connredir links
+# against (found by dpkg on this Debian machine; the sanitizers' aside).
+rt_pkgs=" $(sed -n 's/.*apt-get install -y --no-install-recommends \(.*\) \\$/\1/p' "$D/Containerfile") "
+for lib in $(ldd "$CRD" | awk '$3 ~ /^\// { print $3 }' | grep -v -e '/libc\.so' -e 'libasan' -e 'libubsan' -e 'libstdc'); do
+	real=$(readlink -f "$lib") # (merged /usr: dpkg may know it as /lib/...)
+	pkg=$({ dpkg -S "$real" || dpkg -S "${real#/usr}"; } 2>/dev/null | head -n1 | cut -d: -f1)
+	check "the image installs $pkg, for connredir's $(basename "$lib")" eval '[ -n "$pkg" ] && [[ "$rt_pkgs" == *" $pkg "* ]]'
+done
 
 # --- the ConfigMap's configuration, on this test's cgroup -----------------------
 CONF=$WORK/conf
