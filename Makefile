@@ -1,11 +1,15 @@
 # connredir - top-level Makefile. Everything generated goes to build/
 # (build/san/ with SANITIZE=1).
 #
-#   make            build everything
+#   make            build everything (installs nothing: a missing build
+#                   package stops it, naming scripts/install-deps.sh)
 #   make test       install what is missing, build, run every test (root)
 #   make test-load  the load tests, tests/load/*.sh (root, about 3 minutes)
 #   make demo       the main job on a built-in example (root)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
+#   make deps       install the missing Debian packages, nothing else
+#   (test, test-load, demo, fuzz and bench install what they need first,
+#   through scripts/install-deps.sh, and say so; nothing else does)
 #   make SANITIZE=1 build user space with AddressSanitizer + UBSan into
 #                   build/san/; `make test SANITIZE=1` runs the tests on it
 #                   (a sanitizer report fails its test: tests/run.sh)
@@ -74,12 +78,34 @@ BPF_OBJ   := $(B)/bpf/connredir.bpf.o
 
 TEST_BPF  := $(B)/tests/foreign.bpf.o
 
-.PHONY: all deps test test-load demo fuzz clean check-root
+.PHONY: all deps test test-load demo fuzz bench clean check-root \
+	run-test run-test-load run-demo run-fuzz
 .SECONDARY:
-all: deps $(CLI) $(PROXY) $(LIB_A) $(LIB_SO) $(TOOLS) $(EXAMPLES) $(UNITS) $(TEST_BPF)
+all: $(CLI) $(PROXY) $(LIB_A) $(LIB_SO) $(TOOLS) $(EXAMPLES) $(UNITS) $(TEST_BPF)
+
+# ---- Debian packages -------------------------------------------------------
+# Building never installs system packages. A goal that builds first checks
+# the build packages (a dpkg query, scripts/install-deps.sh --check --build)
+# and stops with the script's name if one is missing. The targets that need
+# packages install them through the script, say so, and then do their job in
+# a sub-make (so nothing is built before the packages are there).
+NEEDS_DEPS := test test-load demo fuzz bench
+NO_BUILD   := clean uninstall deps $(NEEDS_DEPS)
+ifneq ($(filter-out $(NO_BUILD),$(or $(MAKECMDGOALS),all)),)
+BUILD_DEPS_MISSING := $(shell scripts/install-deps.sh --check --build 2>&1)
+ifneq ($(BUILD_DEPS_MISSING),)
+$(error $(BUILD_DEPS_MISSING): `make` installs nothing; run scripts/install-deps.sh as root to install them)
+endif
+endif
 
 deps:
+	@echo "install-deps: checking Debian packages (scripts/install-deps.sh)"
 	$(Q)scripts/install-deps.sh
+
+$(NEEDS_DEPS):
+	@echo "install-deps: checking Debian packages for \`make $@' (scripts/install-deps.sh)"
+	$(Q)scripts/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory run-$@
 
 # ---- BPF -------------------------------------------------------------------
 
@@ -181,7 +207,7 @@ $(B)/fuzz/fuzz_config: fuzz/fuzz_config.c cli/config.c cli/service_spec.c lib/pa
 # Unit tests and fuzzers of the proxy include its sources.
 $(UNITS) $(FUZZERS): $(wildcard proxy/*.c proxy/*.h)
 
-fuzz: deps $(FUZZERS)
+run-fuzz: $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do \
 		n=$$(basename $$f); corpus=fuzz/corpus/$${n#fuzz_}; \
 		mkdir -p $(B)/fuzz-work/$$n; \
@@ -195,15 +221,15 @@ fuzz: deps $(FUZZERS)
 # ---- running ---------------------------------------------------------------
 
 # The tests find the build under test through CRD_BUILD (tests/lib.sh).
-test: all $(FUZZERS)
+run-test: all $(FUZZERS)
 	$(Q)CRD_BUILD=$(B) tests/run.sh
 
 # 10,000 concurrent and 100,000 sequential flows through a two-proxy chain,
 # then every map, descriptor count and RSS back to idle (tests/load/).
-test-load: all
+run-test-load: all
 	$(Q)CRD_BUILD=$(B) tests/run.sh --load
 
-demo: all
+run-demo: all
 	$(Q)demo/demo.sh
 
 clean:

@@ -1,4 +1,5 @@
-# bench/bench.mk - `make bench`: the benchmark programs (bench/*.c, one small
+# bench/bench.mk - `make bench` (the top-level Makefile installs what it
+# needs, then runs run-bench here): the benchmark programs (bench/*.c, one small
 # program each, built into build/bench/) and their driver, bench/run.sh.
 # Included by the top-level Makefile.
 #
@@ -11,7 +12,7 @@
 BENCH_SRCS  := $(filter-out bench/bench.c,$(wildcard bench/*.c))
 BENCH_PROGS := $(BENCH_SRCS:bench/%.c=$(B)/bench/%)
 
-.PHONY: bench
+.PHONY: run-bench
 all: $(BENCH_PROGS)
 
 $(B)/bench/%: bench/%.c bench/bench.c bench/bench.h lib/parse.h $(PARSE_OBJ)
@@ -19,5 +20,5 @@ $(B)/bench/%: bench/%.c bench/bench.c bench/bench.h lib/parse.h $(PARSE_OBJ)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Ibench $(LDFLAGS) -o $@ $< bench/bench.c $(PARSE_OBJ) -pthread
 
-bench: all
+run-bench: all
 	$(Q)BENCH_QUICK=$(BENCH_QUICK) bench/run.sh

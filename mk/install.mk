@@ -6,7 +6,8 @@
 #
 # Where things go (every directory can be set on the command line):
 #
-#   BINDIR       $(PREFIX)/sbin    connredir, connredir-proxy: tools for root
+#   BINDIR       $(PREFIX)/sbin    connredir, connredir-proxy,
+#                                  connredir-apply-dir: tools for root
 #                                  (their man pages are in section 8), so sbin
 #   LIBDIR       $(PREFIX)/lib     libconnredir.a, libconnredir.so.1 and the
 #                                  libconnredir.so link; pkgconfig/connredir.pc
@@ -16,6 +17,7 @@
 #                                  connredir/proxy-firewall.conf.example; a
 #                                  connredir.conf of yours is never touched
 #   UNITDIR      $(PREFIX)/lib/systemd/system  connredir.service,
+#                                  connredir.path, connredir-reload.service,
 #                                  connredir-proxy@.service (never enabled)
 #   COMPLETIONDIR $(PREFIX)/share/bash-completion/completions  connredir
 #
@@ -42,7 +44,7 @@ $(B)/obj/cli/config.o: CFLAGS += $(INIH_CFLAGS)
 
 # ---- what is installed -------------------------------------------------------
 
-INST_BINS    := $(CLI) $(PROXY)
+INST_BINS    := $(CLI) $(PROXY) dist/connredir-apply-dir
 INST_HEADERS := $(wildcard include/connredir/*.h)
 INST_MANS    := $(wildcard man/*.[1-8])
 INST_UNITS   := $(patsubst dist/systemd/%.in,$(B)/dist/systemd/%,$(wildcard dist/systemd/*.in))
@@ -71,7 +73,7 @@ $(B)/dist/systemd/%: dist/systemd/%.in FORCE
 
 install-gen: $(INST_PC) $(INST_UNITS)
 
-install: deps $(INST_BINS) $(LIB_A) $(LIB_SO) install-gen
+install: $(INST_BINS) $(LIB_A) $(LIB_SO) install-gen
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX) $(DESTDIR)$(SYSCONFDIR))
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/connredir $(DESTDIR)$(UNITDIR) \
@@ -96,6 +98,7 @@ install: deps $(INST_BINS) $(LIB_A) $(LIB_SO) install-gen
 uninstall:
 	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX) $(DESTDIR)$(SYSCONFDIR))
 	$(Q)rm -f $(DESTDIR)$(BINDIR)/connredir $(DESTDIR)$(BINDIR)/connredir-proxy \
+		$(DESTDIR)$(BINDIR)/connredir-apply-dir \
 		$(DESTDIR)$(LIBDIR)/libconnredir.a $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO)) \
 		$(DESTDIR)$(LIBDIR)/libconnredir.so $(DESTDIR)$(PKGCONFIGDIR)/connredir.pc \
 		$(addprefix $(DESTDIR)$(INCLUDEDIR)/connredir/,$(notdir $(INST_HEADERS))) \

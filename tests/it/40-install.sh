@@ -21,6 +21,7 @@ check "make install DESTDIR=... PREFIX=/usr exits 0" [ "$rc" = 0 ]
 # --- the layout ---------------------------------------------------------------
 expected=(
 	usr/sbin/connredir
+	usr/sbin/connredir-apply-dir
 	usr/lib/libconnredir.a
 	usr/lib/libconnredir.so.1
 	usr/lib/libconnredir.so
@@ -28,6 +29,8 @@ expected=(
 	usr/share/bash-completion/completions/connredir
 	usr/lib/systemd/system/connredir.service
 	usr/lib/systemd/system/connredir-proxy@.service
+	usr/lib/systemd/system/connredir.path
+	usr/lib/systemd/system/connredir-reload.service
 	etc/connredir/connredir.conf.example
 	etc/connredir/proxy-firewall.conf.example
 )
@@ -46,7 +49,7 @@ printf '%s\n' "${expected[@]}" | sort >"$WORK/want"
 check "nothing else is installed" diff "$WORK/want" "$WORK/have"
 check "man/connredir.conf.5 is installed in man5" [ -f "$USR/share/man/man5/connredir.conf.5" ]
 
-check "the tools are executable" [ -x "$USR/sbin/connredir" ]
+check "the tools are executable" eval '[ -x "$USR/sbin/connredir" ] && [ -x "$USR/sbin/connredir-apply-dir" ]'
 check "the installed connredir runs (--version)" grep -q "^connredir 0" <<<"$("$USR/sbin/connredir" --version)"
 check "libconnredir.so -> libconnredir.so.1" [ "$(readlink "$USR/lib/libconnredir.so")" = libconnredir.so.1 ]
 check "soname libconnredir.so.1" grep -q 'SONAME.*\[libconnredir.so.1\]' <<<"$(readelf -d "$USR/lib/libconnredir.so.1")"
@@ -55,7 +58,7 @@ check "exported symbols carry the version LIBCONNREDIR_0.1" \
 check "no internal symbol is exported" eval '! objdump -T "$USR/lib/libconnredir.so.1" | grep -q " crd_"'
 check "the headers are the public ones, unchanged" diff -r "$T_ROOT/include/connredir" "$USR/include/connredir"
 check "the units name the installed paths" grep -q \
-	'^ExecStart=/usr/sbin/connredir apply /etc/connredir/connredir.conf$' \
+	'^ExecStart=/usr/sbin/connredir-apply-dir /etc/connredir$' \
 	"$USR/lib/systemd/system/connredir.service"
 check "the example configuration is the one in dist/" cmp -s "$T_ROOT/dist/connredir.conf" \
 	"$DEST/etc/connredir/connredir.conf.example"

@@ -3,7 +3,12 @@
 # (their commands exist, their man pages too), and their commands do what
 # the units promise when run the way systemd runs them (no unit is enabled
 # or started here: systemd is not involved): connredir.service's ExecStart
-# applies the configuration, ExecReload applies an edit, ExecStop detaches;
+# applies every /etc/connredir/*.conf (connredir-apply-dir, skipping the
+# proxy-*.conf environment files), ExecReload applies an edit, a new file
+# (a second instance) and detaches the instance of a removed file, refuses
+# two files of one instance and goes on past a broken file; ExecStop
+# detaches; connredir.path watches the directory and starts
+# connredir-reload.service, which reloads connredir.service;
 # connredir-proxy@firewall.service's ExecStart, with its environment file,
 # runs connredir-proxy in <attached>/proxy-firewall as the proxy of
 # [service firewall], and stops with SIGTERM.
@@ -19,6 +24,9 @@ make -s -C "$T_ROOT" install PREFIX="$ROOT/usr" SYSCONFDIR="$ROOT/etc" >"$WORK/i
 	{ fail "make install PREFIX=$ROOT/usr: $(cat "$WORK/install.log")"; exit; }
 UNITS=$ROOT/usr/lib/systemd/system
 ETC=$ROOT/etc/connredir
+# connredir-apply-dir's record of the instances it applied (the unit's is
+# in /run/connredir).
+export CONNREDIR_STATE=$WORK/applied
 cat >"$ETC/connredir.conf" <<EOF
 [instance]
 name = $INST
@@ -43,9 +51,10 @@ check "the example configuration passes apply --check" [ "$out" = "+ instance $I
 
 # --- systemd-analyze verify --------------------------------------------------
 MANPATH=$ROOT/usr/share/man systemd-analyze verify "$UNITS/connredir.service" \
+	"$UNITS/connredir.path" "$UNITS/connredir-reload.service" \
 	"$UNITS/connredir-proxy@firewall.service" >"$WORK/verify.out" 2>&1
 rc=$?
-check "systemd-analyze verify accepts connredir.service and connredir-proxy@firewall.service" \
+check "systemd-analyze verify accepts connredir.service, .path, connredir-reload.service and connredir-proxy@firewall.service" \
 	eval '[ $rc = 0 ] && ! grep -q connredir "$WORK/verify.out"'
 [ -s "$WORK/verify.out" ] && sed 's/^/    verify: /' "$WORK/verify.out"
 
@@ -54,7 +63,7 @@ check "systemd-analyze verify accepts connredir.service and connredir-proxy@fire
 # they cannot be verified in place).
 make -s -C "$T_ROOT" install DESTDIR="$WORK/dest" PREFIX=/usr >"$WORK/install2.log" 2>&1 ||
 	fail "make install DESTDIR=... PREFIX=/usr: $(cat "$WORK/install2.log")"
-for u in connredir.service connredir-proxy@.service; do
+for u in connredir.service connredir.path connredir-reload.service connredir-proxy@.service; do
 	check "DESTDIR install: $u is the verified one with /usr, /etc paths" \
 		cmp -s <(sed -e "s|$ROOT/usr|/usr|g" -e "s|$ROOT/etc|/etc|g" "$UNITS/$u") \
 		"$WORK/dest/usr/lib/systemd/system/$u"
@@ -64,9 +73,22 @@ done
 # unit_cmd UNIT KEY [INSTANCE]: the command line of KEY= in UNIT, %i replaced.
 unit_cmd() { sed -n "s/^$2=//p" "$UNITS/$1" | sed "s/%i/${3:-}/g"; }
 
+# --- reload on change: connredir.path -> connredir-reload -> reload ------------
+check "connredir.path watches $ETC for changes" \
+	[ "$(unit_cmd connredir.path PathChanged)" = "$ETC" ]
+check "connredir.path starts connredir-reload.service" \
+	[ "$(unit_cmd connredir.path Unit)" = connredir-reload.service ]
+check "connredir-reload.service reloads connredir.service if it runs" \
+	[ "$(unit_cmd connredir-reload.service ExecStart)" = "systemctl try-reload-or-restart connredir.service" ]
+check "enabling connredir.service enables connredir.path (Also=)" \
+	[ "$(unit_cmd connredir.service Also)" = connredir.path ]
+check "connredir.service: reload runs the same command as start" \
+	eval '[ "$(unit_cmd connredir.service ExecReload)" = "$(unit_cmd connredir.service ExecStart)" ] &&
+	[ "$(unit_cmd connredir.service ExecStart)" = "$ROOT/usr/sbin/connredir-apply-dir $ETC" ]'
+
 out=$(eval "$(unit_cmd connredir.service ExecStart)" 2>&1)
-check "connredir.service ExecStart applies the configuration" [ "$out" = "+ instance $INST: cgroup $TEST_CG, hop-limit 8
-+ service firewall" ]
+check "connredir.service ExecStart applies connredir.conf (proxy-firewall.conf skipped)" [ "$out" = "connredir.conf: + instance $INST: cgroup $TEST_CG, hop-limit 8
+connredir.conf: + service firewall" ]
 check "the instance is attached with service firewall" \
 	grep -q '"name":"firewall","weight":300' <<<"$(crd service list --json)"
 
@@ -106,9 +128,44 @@ wait_lines "$WORK/firewall.log" 1
 check "connredir-proxy logged the flow for service firewall" grep -q '"service":"firewall"' "$WORK/firewall.log"
 
 sed -i 's/^weight = 300$/weight = 310/' "$ETC/connredir.conf"
-out=$(eval "$(unit_cmd connredir.service ExecReload)" 2>&1)
-check "connredir.service ExecReload applies the edit" [ "$out" = "~ service firewall: weight 300 -> 310" ]
+reload() { eval "$(unit_cmd connredir.service ExecReload)" >"$WORK/out" 2>"$WORK/err"; }
+reload
+check "connredir.service ExecReload applies the edit" [ "$(cat "$WORK/out")" = "connredir.conf: ~ service firewall: weight 300 -> 310" ]
 check "after the reload curl still goes through the running proxy" curl_ok
+
+# A second file: a second instance (on a child cgroup), detached with its
+# file (cleanup detaches it too, if the test stops half way).
+OTHER=o$INST
+trap '"$CRD" --instance "$OTHER" detach >/dev/null 2>&1; t_cleanup' EXIT
+mkdir -p "$TEST_CG/other"
+printf '[instance]\nname = %s\ncgroup = %s/other\n' "$OTHER" "$TEST_CG" >"$ETC/other.conf"
+reload
+rc=$?
+check "reload with a new file: its instance is attached, connredir.conf unchanged" eval '[ $rc = 0 ] &&
+	[ "$(cat "$WORK/out")" = "connredir.conf: = no changes
+other.conf: + instance $OTHER: cgroup $TEST_CG/other, hop-limit 8" ] &&
+	[ -d "/sys/fs/bpf/connredir/$OTHER" ]'
+cp "$ETC/connredir.conf" "$ETC/dup.conf"
+reload
+rc=$?
+check "two files of one instance: refused, naming both, nothing applied" eval '[ $rc = 1 ] &&
+	[ ! -s "$WORK/out" ] && grep -qF "$ETC/connredir.conf and $ETC/dup.conf both configure instance '"'"'$INST'"'"'" "$WORK/err"'
+rm "$ETC/dup.conf"
+printf '[instance]\nname = b%s\nthis is not a key\n' "$INST" >"$ETC/broken.conf"
+reload
+rc=$?
+check "a broken file: exit 1, named with its line, the others applied" eval '[ $rc = 1 ] &&
+	grep -qF "$ETC/broken.conf:3: syntax error" "$WORK/err" &&
+	[ "$(cat "$WORK/out")" = "connredir.conf: = no changes
+other.conf: = no changes" ] && [ ! -d "/sys/fs/bpf/connredir/b$INST" ]'
+rm "$ETC/broken.conf" "$ETC/other.conf"
+reload
+rc=$?
+check "reload after other.conf is removed: its instance is detached, $INST stays" eval '[ $rc = 0 ] &&
+	[ "$(cat "$WORK/out")" = "connredir.conf: = no changes
+- instance $OTHER (no file in $ETC configures it any more)" ] &&
+	[ ! -d "/sys/fs/bpf/connredir/$OTHER" ] && [ -d "/sys/fs/bpf/connredir/$INST" ]'
+check "curl still goes through the proxy" curl_ok
 
 kill -TERM "$PX"
 wait "$PX"
@@ -116,7 +173,7 @@ rc=$?
 check "connredir-proxy@firewall stops on SIGTERM with status 0 (no restart)" [ "$rc" = 0 ]
 
 out=$(eval "$(unit_cmd connredir.service ExecStop)" 2>&1)
-check "connredir.service ExecStop detaches" eval '[ "$out" = "- instance $INST" ] &&
-	[ ! -e "/sys/fs/bpf/connredir/$INST" ]'
+check "connredir.service ExecStop detaches" eval '[ "$out" = "connredir.conf: - instance $INST" ] &&
+	[ ! -e "/sys/fs/bpf/connredir/$INST" ] && [ ! -e "$CONNREDIR_STATE" ]'
 
 make -s -C "$T_ROOT" uninstall PREFIX="$ROOT/usr" SYSCONFDIR="$ROOT/etc" >/dev/null 2>&1
