@@ -2045,7 +2045,8 @@ static __always_inline __u64 crd_try_claim(struct crd_flow_entry *e)
  *   2. the oldest flow the service accepted for this destination (FIFO);
  *   3. the flow whose SO_ORIGINAL_DST the calling thread read last, wherever
  *      this connection goes (a proxy that forwards to an upstream).
- * Returns 1 if a flow was claimed. Also answers, in @r, which service the
+ * Returns 1 if a flow was claimed, -1 if one was found and could not be
+ * kept (no socket storage: the connect is refused). Also answers, in @r, which service the
  * caller is the proxy of, so the decision does not ask again.
  */
 __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
@@ -2135,8 +2136,10 @@ __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
 		return 0;
 	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s) {
+		/* Found, and cannot be kept: continuing as if none had been
+		 * found would hand the flow on without its application. */
 		__sync_val_compare_and_swap(&e->consumer, claim, 0);
-		return 0;
+		return -1;
 	}
 	crd_drop_used(s);
 	s->used_token = tok;
@@ -2256,8 +2259,15 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 		crd_count(CRD_ST_REFUSED_NO_STATE);
 		return CRD_REFUSE;
 	}
-	if (!prev && !udp && crd_implicit(ctx, r))
-		prev = crd_continued(sk, &lost);
+	if (!prev && !udp) {
+		ret = crd_implicit(ctx, r);
+		if (ret < 0) {
+			crd_count(CRD_ST_REFUSED_NO_STATE);
+			return CRD_REFUSE;
+		}
+		if (ret)
+			prev = crd_continued(sk, &lost);
+	}
 	if (prev) {
 		struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
 

@@ -58,6 +58,10 @@ crd service add FC --proxy 127.0.0.1:15001 --owner-cgroup fc --dport 8080 --fail
 crd service add FO --proxy 127.0.0.1:15002 --owner-cgroup fo --dport 8081 --fail open >/dev/null
 start_proxy fc 127.0.0.1:15001
 start_proxy fo 127.0.0.1:15002
+crd events --json --follow >"$WORK/events1.json" 2>&1 &
+EVP=$!
+PIDS+=($EVP)
+eventually grep -q . <(crd status --json | grep -o '"events_reader_pid":[1-9]')
 red0=$(counter redirected)
 ref0=$(counter refused_no_state)
 byp0=$(counter bypassed_no_state)
@@ -81,6 +85,12 @@ check "optmem, fail open: it reached the destination directly" \
 check "optmem, fail open: counted bypassed_no_state, not redirected" \
 	[ "$(counter bypassed_no_state)/$(counter redirected)" = "$((byp0 + 1))/$red0" ]
 check "optmem, fail open: the proxy saw nothing" [ "$(hops fo)" = 0 ]
+sleep 0.3
+stop "$EVP"
+check "optmem: events say no-state, ECONNREFUSED for FC and no error for FO" \
+	[ "$(grep -c '"event":"no-state","service_id":[0-9]*,"service":"FC".*"error":"ECONNREFUSED"' "$WORK/events1.json")/$(grep -c '"event":"no-state","service_id":[0-9]*,"service":"FO".*"errno":0,' "$WORK/events1.json")" = 1/1 ]
+check "optmem: no redirected event for either" \
+	bash -c "! grep -q '\"event\":\"redirected\"' '$WORK/events1.json'"
 
 "$TOOLS/crd-attack" sink -u 127.0.0.1:7100 60 >"$WORK/sink7100.out" &
 SINK1=$!
@@ -193,20 +203,14 @@ crd service add NS --proxy 127.0.0.1:15401 --owner-cgroup ns --dport 8086 >/dev/
 bg ns python3 "$WORK/stuck.py" "$WORK/stuck.ready"
 wait_file "$WORK/stuck.ready" || fail "stuck listener did not start"
 # fill its backlog from outside the subtree (not redirected)
-python3 -c '
-import socket, time
-s = [socket.create_connection(("127.0.0.1", 15401)) for _ in range(2)]
-time.sleep(30)' &
+"$TOOLS/crd-attack" pending 127.0.0.1:15401 45998 30 >"$WORK/filler.out" &
 PIDS+=($!)
-sleep 0.3
-bg victim python3 -c '
-import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", 45999)); s.setblocking(False)
-try: s.connect(("127.0.0.1", 8086))
-except BlockingIOError: pass
-time.sleep(10)'
+wait_lines "$WORK/filler.out" 1 5
 sleep 0.5
+bg victim "$TOOLS/crd-attack" pending 127.0.0.1:8086 45999 10 >"$WORK/pending.out"
+wait_lines "$WORK/pending.out" 1 5
+check "the victim's connection is pending, its records published ($(cat "$WORK/pending.out"))" \
+	eventually [ "$(map_counts | cut -d' ' -f1)" = 1 ]
 out=$(as_nobody att unshare -Urn sh -c "ip link set lo up && exec '$TOOLS/crd-attack' nsadopt 127.0.0.1:15401 45999" 2>&1)
 check "own user+net namespace, same 4-tuple: the attack ran ($out)" grep -q '^origdst=' <<<"$out"
 check "own user+net namespace, same 4-tuple: SO_ORIGINAL_DST not adopted ($out)" \
@@ -227,6 +231,9 @@ out=$(cat "$WORK/tcpfill.out")
 check "TCP: the attacker gets its quota and EDQUOT after it ($out)" \
 	[ "$(field "$out" ok)/$(field "$out" EDQUOT)/$(field "$out" other)" = 20/10/0 ]
 check "TCP: refused_quota counted" [ "$(counter refused_quota)" = $((q0 + 10)) ]
+out=$(as_nobody att2 "$TOOLS/crd-attack" tcpfill 127.0.0.1:8080 1 0)
+check "TCP: the same uid in another cgroup is at the uid's quota ($out)" \
+	[ "$(field "$out" EDQUOT)" = 1 ]
 h=$(hops fc)
 out=$(in_cg victim "$TOOLS/crd-client" --errno --timeout 3 127.0.0.1 8080 2>&1)
 check "TCP: a victim in another cgroup is still redirected ($out)" \

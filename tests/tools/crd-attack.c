@@ -30,6 +30,9 @@
  *       accepted socket for SO_ORIGINAL_DST and the connredir context.
  *       Run in its own network namespace with the same 4-tuple as a flow
  *       of another namespace. Prints "origdst=A:P|ERRNO context=ok|ERRNO".
+ *   crd-attack pending ADDR:PORT SRCPORT SECS
+ *       The victim of nsadopt: from 127.0.0.1:SRCPORT (or [::1]), start a
+ *       connect to ADDR:PORT, print "connecting", keep the socket SECS.
  *   crd-attack udpburst ADDR:PORT N
  *       N times: a new UDP socket sends one datagram "burst <i>" to
  *       ADDR:PORT and is closed at once. Prints "sent=A failed=B".
@@ -393,6 +396,30 @@ static int cmd_nsadopt(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_pending(int argc, char **argv)
+{
+	struct sockaddr_storage ss, src;
+	int fd, one = 1;
+	socklen_t len;
+
+	if (argc != 4)
+		usage();
+	len = endpoint(argv[1], &ss);
+	endpoint(ss.ss_family == AF_INET ? "127.0.0.1:1" : "[::1]:1", &src);
+	set_port(&src, (uint16_t)atoi(argv[2]));
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&src, len) ||
+	    (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS)) {
+		printf("pending=%s\n", ename(errno));
+		return 0;
+	}
+	printf("connecting\n");
+	sleep(atoi(argv[3]));
+	close(fd);
+	return 0;
+}
+
 static int cmd_udpburst(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -430,7 +457,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "optmem", cmd_optmem },   { "tcpfill", cmd_tcpfill }, { "udpfill", cmd_udpfill },
 		{ "squat", cmd_squat },     { "nsadopt", cmd_nsadopt }, { "udpburst", cmd_udpburst },
-		{ "sink", cmd_squat },
+		{ "sink", cmd_squat },      { "pending", cmd_pending },
 	};
 	size_t i;
 
