@@ -22,7 +22,16 @@
  *  - SOCKET is a file descriptor, so plain socket(2), connect(2), recv(2) ...
  *    are the Winsock functions of the same name, and WSAGetLastError() also
  *    reports their errno (see WSAGetLastError).
- *  - Overlapped calls complete before they return (see WSAIoctl).
+ *  - Overlapped I/O is not emulated: a data call given a WSAOVERLAPPED
+ *    fails at once with WSAEOPNOTSUPP (see WSARecv); WSAIoctl, which never
+ *    blocks, completes before it returns.
+ *  - select(), setsockopt() and getsockopt() follow Winsock's rules (nfds
+ *    ignored; the IP_WFP_REDIRECT_* options): they are macros for the
+ *    connredir_ws_* functions unless CONNREDIR_WINSOCK_NO_REDIRECT is
+ *    defined before this header.
+ *  - In C++, int * and unsigned long * lengths are taken where Linux has
+ *    socklen_t * and this header LPDWORD (see the end of this file).
+ *  - <linux/netfilter_ipv4.h> (SO_ORIGINAL_DST) may come before or after.
  *
  * See connredir-winsock(3) for every rule and what differs from Windows.
  */
@@ -268,7 +277,11 @@ typedef struct _GUID {
 #define WSA_IO_INCOMPLETE 996
 #define WSA_IO_PENDING 997
 #define ERROR_INSUFFICIENT_BUFFER 122  /* output buffer too small: size in *lpcbBytesReturned */
-/* The connection was never redirected, or has no context for the caller. */
+/*
+ * WFP's "not found", for code that compares with it. The library never
+ * returns it (WSAGetLastError is always a Winsock number): the condition
+ * (never redirected, no context for the caller) is WSAENOPROTOOPT.
+ */
 #define FWP_E_NOT_FOUND ((HRESULT)0x80320008u)
 
 /* ---- Control codes ------------------------------------------------------ */
@@ -548,7 +561,7 @@ void WSASetLastError(int iError);
  * WSAEOPNOTSUPP (a WFP code on a socket that is not IPv4/IPv6, e.g. Unix);
  * WSAEINVAL (a WFP code on an IP socket that is not a stream: UDP, raw);
  * then per code: queries: WSAEINVAL (rule 2), WSAENOTCONN (not connected),
- * WSAEOPNOTSUPP (no connredir on the socket's cgroup), FWP_E_NOT_FOUND
+ * WSAEOPNOTSUPP (no connredir on the socket's cgroup), WSAENOPROTOOPT
  * (never redirected; for the context also: no context for the caller's
  * service), ERROR_INSUFFICIENT_BUFFER (rules 1, 3), WSAEFAULT (output not
  * writable); SET: WSAEINVAL (@cbOutBuffer != 0, @cbInBuffer == 0 or > 1 KiB,
@@ -609,7 +622,8 @@ BOOL WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped, LPDWORD lpcb
  * without @lpOverlapped, or a buffer the kernel finds bad); WSAEINVAL (a
  * malformed control-message list: a cmsg_len below the header size or past
  * the buffer; more than 1024 buffers); WSAENOBUFS (Control.len over 64 KiB);
- * or sendmsg's errno in Winsock terms. Overlapped as for WSAIoctl; a
+ * or sendmsg's errno in Winsock terms. Overlapped (@lpOverlapped or
+ * @lpCompletionRoutine not NULL): WSAEOPNOTSUPP at once, nothing sent. A
  * blocking socket blocks the call. The WSAMSG and its WSABUF array are read
  * directly (a bad pointer there crashes); the data, name and control buffers
  * are checked by the kernel.
@@ -625,12 +639,15 @@ INT WSASendMsg(SOCKET s, LPWSAMSG lpMsg, DWORD dwFlags, LPDWORD lpNumberOfBytesS
  * control bytes used) and dwFlags (MSG_TRUNC, MSG_CTRUNC, ...) are updated
  * and *@lpdwNumberOfBytesRecvd = the bytes received. Errors as WSASendMsg's,
  * and recvmsg's errno in Winsock terms (WSAEWOULDBLOCK on a non-blocking
- * socket with nothing to read: there is no pending state).
+ * socket with nothing to read: there is no pending state). Overlapped:
+ * WSAEOPNOTSUPP at once, nothing received.
  * UDP (IPv4/IPv6 datagram sockets): SO_RCVMARK is turned on the first time,
  * its SO_MARK message taken out unless the caller had it on; on the first
  * datagram of each redirected flow IP(V6)_WFP_REDIRECT_RECORDS and
  * IP(V6)_WFP_REDIRECT_CONTEXT (a struct connredir_context) are appended,
- * or MSG_CTRUNC set if they do not fit (they then come again). "First" is
+ * or MSG_CTRUNC set if they do not fit (they then come again). Each can
+ * be turned off (and on again) with setsockopt(IP_WFP_REDIRECT_RECORDS /
+ * _CONTEXT, FALSE / TRUE) at IPPROTO_IP or IPPROTO_IPV6. "First" is
  * remembered per socket, bounded (256 flows x 64 sockets, LRU); see
  * connredir-winsock(3).
  */
