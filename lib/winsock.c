@@ -677,7 +677,7 @@ CRD_EXPORT int WSACleanup(void)
  * negative number): what WFP reports as FWP_E_NOT_FOUND (no records, no
  * context) is WSAENOPROTOOPT, as for a socket option that is not there.
  */
-static int ws_native_error(int r, DWORD code)
+int crd_ws_native_error(int r, DWORD code)
 {
 	switch (-r) {
 	case ENOENT:
@@ -722,13 +722,13 @@ static int ws_query(SOCKET s, DWORD code, void *out, DWORD cb_out, DWORD *n)
 		/* The kernel copies the blob straight to @out: it checks it. */
 		r = connredir_query_records(s, cb_out ? out : NULL, cb_out, &need);
 		if (r && r != -ENOSPC)
-			return ws_native_error(r, code);
+			return crd_ws_native_error(r, code);
 		*n = (DWORD)need;
 		return r ? ERROR_INSUFFICIENT_BUFFER : 0;   /* rules 1, 3; 4 */
 	}
 	r = connredir_query_context(s, &ctx);
 	if (r)
-		return ws_native_error(r, code);
+		return crd_ws_native_error(r, code);
 	*n = sizeof(ctx);
 	if (cb_out < sizeof(ctx))
 		return ERROR_INSUFFICIENT_BUFFER;           /* rules 1, 3 */
@@ -762,7 +762,7 @@ static int ws_set_records(SOCKET s, const void *in, DWORD cb_in, DWORD cb_out)
 	/* The kernel reads the blob from @in: it checks the address (where
 	 * connredir is attached; elsewhere it never reads it). */
 	r = connredir_set_records(s, in, cb_in);
-	return r ? ws_native_error(r, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS) : 0;
+	return r ? crd_ws_native_error(r, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS) : 0;
 }
 
 static INT ws_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
@@ -932,7 +932,7 @@ static int ws_send_redirect_records(SOCKET s, const WSAMSG *m, const void *blob,
 		return WSAEINVAL;
 	/* The kernel reads the blob (part of Control.buf) and checks it. */
 	r = connredir_set_records(s, blob, len);
-	return r ? ws_native_error(r, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS) : 0;
+	return r ? crd_ws_native_error(r, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS) : 0;
 }
 
 /*

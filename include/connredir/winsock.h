@@ -929,6 +929,7 @@ int crd_ws_cmsg_fit(const void *buf, size_t *len, size_t cap);
 int crd_ws_cmsg_append(void *buf, size_t *len, size_t cap, int level, int type,
 		       const void *data, size_t n);
 int crd_ws_flow_first(int fd, uint64_t ino, uint32_t handle, int remember);
+int crd_ws_native_error(int r, DWORD code);   /* a native -errno as a Winsock error */
 void crd_ws_flow_forget(int fd);
 #endif
 

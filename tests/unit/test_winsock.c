@@ -69,21 +69,6 @@ static struct io ioctl_set(SOCKET s, const void *in, DWORD cb_in, DWORD cb_out)
 	return r;
 }
 
-static int loopback_up(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), ret;
-
-	strcpy(ifr.ifr_name, "lo");
-	ret = fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ? -1 : 0;
-	ifr.ifr_flags |= IFF_UP;
-	if (!ret)
-		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
 static void test_constants(void)
 {
 	GUID rm = WSAID_WSARECVMSG, sm = WSAID_WSASENDMSG;
@@ -1124,7 +1109,7 @@ static void test_udp_msg(void)
 
 int main(void)
 {
-	int netns = !unshare(CLONE_NEWNET) && !loopback_up();
+	int netns = unit_own_netns();
 
 	test_constants();
 	test_cmsg();
