@@ -9,6 +9,8 @@
 #    C++ with int * / unsigned long * lengths and NULL arguments.
 # 3. SO_ORIGINAL_DST and IP6T_SO_ORIGINAL_DST work with winsock.h whatever
 #    the include order of <linux/netfilter_ipv4.h> and ip6_tables.h, in C and C++.
+# 4. 33-winsock-cxx.cc runs: the C++ overloads take int * and unsigned long *
+#    lengths and counts and give them back right; NULL reaches libc.
 . "$(dirname "$0")/../lib.sh"
 
 MAN=$T_ROOT/man/connredir-winsock.3
@@ -111,3 +113,20 @@ for order in before after none; do
 		fi
 	done
 done
+
+# The C++ overloads at run time (loopback of the test's namespace).
+if g++ -Wall -Werror -I"$T_ROOT/include" "$T_ROOT/tests/it/33-winsock-cxx.cc" "$LIB" -pthread \
+	-o "$WORK/cxx" 2>"$WORK/cxx.log"; then
+	"$WORK/cxx" >"$WORK/cxx.out" 2>&1
+	rc=$?
+	while read -r verdict what; do
+		case $verdict in
+		ok) pass "C++: $what" ;;
+		*) fail "C++: $what" ;;
+		esac
+	done <"$WORK/cxx.out"
+	n=$(grep -c '^ok ' "$WORK/cxx.out")
+	check "C++: the overload program exits 0 and passed all 13 checks ($n)" [ "$rc" = 0 -a "$n" = 13 ]
+else
+	fail "33-winsock-cxx.cc does not compile: $(head -c 1500 "$WORK/cxx.log")"
+fi
