@@ -257,6 +257,43 @@ static void test_native_errors(void)
 	CHECK(crd_ws_native_error(-EOPNOTSUPP, codes[0]) == WSAEOPNOTSUPP, "no connredir: WSAEOPNOTSUPP");
 }
 
+static void test_inetaddr(void)
+{
+	SOCKADDR_STORAGE x, y;
+	SOCKADDR *sx = (SOCKADDR *)&x, *sy = (SOCKADDR *)&y;
+	SOCKADDR_IN *x4 = (SOCKADDR_IN *)&x;
+	SOCKADDR_IN6 *x6 = (SOCKADDR_IN6 *)&x;
+	static const UCHAR one6[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+
+	UNIT_TEST("inetaddr");
+	memset(&x, 0x5a, sizeof(x));
+	x.ss_family = AF_INET;
+	INETADDR_SETANY(sx);
+	CHECK(x4->sin_family == AF_INET && x4->sin_port == 0 && x4->sin_addr.s_addr == 0 &&
+	      INETADDR_ISANY(sx) && !INETADDR_ISLOOPBACK(sx), "v4 SETANY: 0.0.0.0 port 0, ISANY");
+	INETADDR_SETLOOPBACK(sx);
+	INETADDR_SET_PORT(sx, htons(853));
+	CHECK(x4->sin_addr.s_addr == htonl(0x7f000001u) && INETADDR_ISLOOPBACK(sx) &&
+	      !INETADDR_ISANY(sx) && INETADDR_PORT(sx) == htons(853) &&
+	      INETADDR_ADDRESS(sx) == (PUCHAR)&x4->sin_addr && INETADDR_ADDRESS(sx)[0] == 127,
+	      "v4 SETLOOPBACK, SET_PORT, PORT (network order), ADDRESS");
+	memset(&x, 0x5a, sizeof(x));
+	x.ss_family = AF_INET6;
+	INETADDR_SETANY(sx);
+	CHECK(x6->sin6_family == AF_INET6 && x6->sin6_port == 0 && x6->sin6_scope_id == 0 &&
+	      x6->sin6_flowinfo == 0 && INETADDR_ISANY(sx), "v6 SETANY: ::, port, flow, scope 0");
+	INETADDR_SETLOOPBACK(sx);
+	INETADDR_SET_PORT(sx, htons(53));
+	CHECK(!memcmp(&x6->sin6_addr, one6, 16) && INETADDR_ISLOOPBACK(sx) &&
+	      INETADDR_PORT(sx) == htons(53) && INETADDR_ADDRESS(sx) == (PUCHAR)&x6->sin6_addr,
+	      "v6 SETLOOPBACK (::1), SET_PORT, PORT, ADDRESS");
+	memcpy(&y, &x, sizeof(y));
+	INETADDR_SET_PORT(sy, htons(54));
+	CHECK(INETADDR_ISEQUAL(sx, sy), "ISEQUAL: same address, ports not compared");
+	y.ss_family = AF_INET;
+	CHECK(!INETADDR_ISEQUAL(sx, sy), "ISEQUAL: another family differs");
+}
+
 static int cond_verdict;
 static int cond_calls;
 static int condition(LPWSABUF caller, LPWSABUF cdata, LPQOS s, LPQOS g, LPWSABUF callee,
@@ -375,6 +412,7 @@ int main(void)
 	signal(SIGALRM, on_alarm);
 	test_native_errors();
 	test_select();
+	test_inetaddr();
 	if (unit_own_netns()) {
 		test_wfp_options();
 		test_overlapped();
