@@ -70,7 +70,8 @@ int crd_ws_from_errno(int e)
 	case EMFILE:
 	case ENFILE: return WSAEMFILE;
 	case EAGAIN: return WSAEWOULDBLOCK;
-	case EINPROGRESS: return WSAEINPROGRESS;
+	/* A non-blocking connect: Windows says WSAEWOULDBLOCK, and its code checks for that. */
+	case EINPROGRESS: return WSAEWOULDBLOCK;
 	case EALREADY: return WSAEALREADY;
 	case ENOTSOCK: return WSAENOTSOCK;
 	case EDESTADDRREQ: return WSAEDESTADDRREQ;

@@ -77,7 +77,7 @@ CRD_EXPORT int WSAConnect(SOCKET s, const struct sockaddr *name, int namelen,
 	if (namelen < 0)
 		return ws_fail(WSAEFAULT);
 	if (connect(s, name, (socklen_t)namelen))
-		return ws_fail(errno == EINPROGRESS ? WSAEWOULDBLOCK : crd_ws_from_errno(errno));
+		return ws_fail_errno();   /* EINPROGRESS: WSAEWOULDBLOCK, as on Windows */
 	errno = saved;
 	return 0;
 }

@@ -519,7 +519,8 @@ int closesocket(SOCKET s);
  * SOCKET is a file descriptor and socket(2), connect(2), recv(2) ... come
  * from libc, a failing libc call counts too: when errno has changed since
  * this library last set the error, the errno is returned in Winsock terms
- * (ECONNREFUSED as WSAECONNREFUSED, EAGAIN as WSAEWOULDBLOCK, ...; an errno
+ * (ECONNREFUSED as WSAECONNREFUSED, EAGAIN and EINPROGRESS as
+ * WSAEWOULDBLOCK, as Windows reports a non-blocking connect, ...; an errno
  * with no Winsock equivalent as WSASYSCALLFAILURE). Call it right after the
  * call that failed, as Windows code does.
  */
@@ -730,8 +731,9 @@ SOCKET WSASocketW(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpProtocol
 /*
  * WSAConnect - connect(2). Caller or callee data (a WSABUF with a length)
  * and quality of service (@lpSQOS, @lpGQOS not NULL) give WSAEOPNOTSUPP.
- * A non-blocking socket fails with WSAEWOULDBLOCK, as on Windows (not
- * WSAEINPROGRESS). Returns 0 or SOCKET_ERROR.
+ * A non-blocking socket fails with WSAEWOULDBLOCK, as on Windows (and as
+ * WSAGetLastError reports libc's EINPROGRESS after connect(2)). Returns 0
+ * or SOCKET_ERROR.
  */
 int WSAConnect(SOCKET s, const struct sockaddr *name, int namelen, LPWSABUF lpCallerData,
 	       LPWSABUF lpCalleeData, LPQOS lpSQOS, LPQOS lpGQOS);

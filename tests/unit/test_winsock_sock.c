@@ -384,6 +384,11 @@ static void test_sockets(void)
 	CHECK(rc == 0 || WSAGetLastError() == WSAEWOULDBLOCK,
 	      "non-blocking WSAConnect: WSAEWOULDBLOCK (not WSAEINPROGRESS) [%d]", WSAGetLastError());
 	closesocket(c);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	rc = connect(c, (SOCKADDR *)&ss, sizeof(*a));
+	CHECK(rc == 0 || (errno == EINPROGRESS && WSAGetLastError() == WSAEWOULDBLOCK),
+	      "non-blocking connect(2), then WSAGetLastError: WSAEWOULDBLOCK, as on Windows [rc %d]", rc);
+	closesocket(c);
 	closesocket(l);
 
 	/* UDP: WSASendTo / WSARecvFrom, and a datagram cut short. */
