@@ -571,7 +571,9 @@ void WSASetLastError(int iError);
  * (no connredir on the socket's cgroup), WSAEINVAL (a malformed, forged,
  * stale or replayed blob), WSAEACCES (the caller is not the proxy of the
  * service that last redirected the flow); extension lookup: WSAEFAULT
- * (@lpvInBuffer NULL, short or unreadable), WSAEINVAL (unknown GUID),
+ * (@lpvInBuffer NULL, short or unreadable), WSAEOPNOTSUPP (WSAID_ACCEPTEX,
+ * _CONNECTEX, _GETACCEPTEXSOCKADDRS, _DISCONNECTEX, _TRANSMITFILE: overlapped
+ * I/O only, not emulated), WSAEINVAL (unknown GUID),
  * WSAEFAULT (@lpvOutBuffer NULL, short or unwritable).
  *
  * Bad pointers: every buffer the call reads or writes, *@lpcbBytesReturned

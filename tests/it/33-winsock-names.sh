@@ -75,15 +75,19 @@ done
 check "every name winsock.h defines is in the page (unlisted: ${unlisted[*]:-none})" \
 	[ "${#unlisted[@]}" = 0 ]
 
-# Compile and link, only winsock.h included.
-for lang in c c++; do
-	if [ $lang = c ]; then cc=(gcc -std=gnu11 -x c); else cc=(g++ -x c++); fi
-	if "${cc[@]}" -Wall -Werror -I"$T_ROOT/include" "$SRC" -x none "$LIB" -pthread \
-		-o "$WORK/names-$lang" 2>"$WORK/cc-$lang.log"; then
-		pass "every supported name compiles and links as $lang (-Wall -Werror)"
-	else
-		fail "33-winsock-names.c as $lang: $(head -c 1500 "$WORK/cc-$lang.log")"
-	fi
+# Compile and link, only winsock.h included; then again with the kernel's
+# <linux/netfilter_ipv4.h> (so <linux/in.h>) included first.
+for first in "" linux/netfilter_ipv4.h; do
+	for lang in c c++; do
+		if [ $lang = c ]; then cc=(gcc -std=gnu11 -x c); else cc=(g++ -x c++); fi
+		what="every supported name compiles and links as $lang (-Wall -Werror)${first:+, <$first> first}"
+		if "${cc[@]}" -Wall -Werror -I"$T_ROOT/include" ${first:+-include "$first"} "$SRC" \
+			-x none "$LIB" -pthread -o "$WORK/names-$lang" 2>"$WORK/cc-$lang.log"; then
+			pass "$what"
+		else
+			fail "$what: $(head -c 1500 "$WORK/cc-$lang.log")"
+		fi
+	done
 done
 
 # SO_ORIGINAL_DST with winsock.h, the kernel headers before, after, or not at all.
