@@ -54,7 +54,6 @@ _Static_assert(sizeof(DWORD) == 4 && sizeof(ULONG) == 4 && sizeof(GUID) == 16, "
 
 /* ---- errno <-> Winsock error ------------------------------------------------- */
 
-#define ws_from_errno crd_ws_from_errno
 
 /* The Winsock error for errno @e (0 for 0). */
 int crd_ws_from_errno(int e)
@@ -183,7 +182,6 @@ static int ws_to_errno(int w)
 static __thread int ws_last;
 static __thread int ws_last_errno;
 
-#define ws_set_last crd_ws_set_last
 
 void crd_ws_set_last(int w)
 {
@@ -196,12 +194,12 @@ CRD_EXPORT int WSAGetLastError(void)
 {
 	int e = errno;
 
-	return e == ws_last_errno ? ws_last : ws_from_errno(e);
+	return e == ws_last_errno ? ws_last : crd_ws_from_errno(e);
 }
 
 CRD_EXPORT void WSASetLastError(int iError)
 {
-	ws_set_last(iError);
+	crd_ws_set_last(iError);
 }
 
 /* ---- Checked copies of caller memory ---------------------------------------- */
@@ -238,7 +236,7 @@ static int ws_copy(void *dst, const void *src, size_t n, int to_caller)
 		if (r >= 0 || errno == EFAULT)
 			return WSAEFAULT;
 		if (errno != ENOSYS && errno != EPERM && errno != EACCES)
-			return ws_from_errno(errno);
+			return crd_ws_from_errno(errno);
 		__atomic_store_n(&ws_no_vm_copy, 1, __ATOMIC_RELAXED);
 	}
 	if (!dst || !src)
@@ -296,7 +294,7 @@ CRD_EXPORT WSAEVENT WSACreateEvent(void)
 
 	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0) {
-		ws_set_last(errno == ENOMEM ? WSA_NOT_ENOUGH_MEMORY : ws_from_errno(errno));
+		crd_ws_set_last(errno == ENOMEM ? WSA_NOT_ENOUGH_MEMORY : crd_ws_from_errno(errno));
 		return WSA_INVALID_EVENT;
 	}
 	pthread_mutex_lock(&ws_ev_lock);
@@ -325,7 +323,7 @@ out:
 	pthread_mutex_unlock(&ws_ev_lock);
 	if (err) {
 		close(fd);
-		ws_set_last(err);
+		crd_ws_set_last(err);
 	}
 	return h;
 }
@@ -356,7 +354,7 @@ static BOOL ws_ev_op(WSAEVENT h, enum ws_ev_op op)
 	}
 	pthread_mutex_unlock(&ws_ev_lock);
 	if (fd < 0) {
-		ws_set_last(WSA_INVALID_HANDLE);
+		crd_ws_set_last(WSA_INVALID_HANDLE);
 		return FALSE;
 	}
 	errno = saved;
@@ -416,7 +414,7 @@ CRD_EXPORT DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEven
 	int err = 0, saved = errno, r;
 
 	if (cEvents == 0 || cEvents > WSA_MAXIMUM_WAIT_EVENTS || !lphEvents) {
-		ws_set_last(WSA_INVALID_PARAMETER);
+		crd_ws_set_last(WSA_INVALID_PARAMETER);
 		return WSA_WAIT_FAILED;
 	}
 	/* Wait on copies: an event closed meanwhile cannot take our fd away. */
@@ -426,7 +424,7 @@ CRD_EXPORT DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEven
 
 		fds[i] = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
 		if (fds[i] < 0) {
-			err = fd < 0 ? WSA_INVALID_HANDLE : ws_from_errno(errno);
+			err = fd < 0 ? WSA_INVALID_HANDLE : crd_ws_from_errno(errno);
 			break;
 		}
 	}
@@ -443,7 +441,7 @@ CRD_EXPORT DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEven
 			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 		r = ws_poll_until(p, cEvents, fWaitAll ? 0 : deadline);
 		if (r < 0) {
-			err = ws_from_errno(errno);
+			err = crd_ws_from_errno(errno);
 			goto out;
 		}
 		if (!fWaitAll) {
@@ -463,7 +461,7 @@ CRD_EXPORT DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEven
 		}
 		r = ws_poll_until(p, n, deadline);
 		if (r < 0) {
-			err = ws_from_errno(errno);
+			err = crd_ws_from_errno(errno);
 			goto out;
 		}
 		if (r == 0) {
@@ -475,7 +473,7 @@ out:
 	for (i = 0; i < cEvents; i++)
 		close(fds[i]);
 	if (err) {
-		ws_set_last(err);
+		crd_ws_set_last(err);
 		return WSA_WAIT_FAILED;
 	}
 	errno = saved;
@@ -557,7 +555,7 @@ static int ws_end(struct ws_call *c, int err, DWORD n)
 		}
 	}
 	if (err) {
-		ws_set_last(err);
+		crd_ws_set_last(err);
 		return SOCKET_ERROR;
 	}
 	errno = c->saved_errno;
@@ -571,7 +569,7 @@ static int ws_end(struct ws_call *c, int err, DWORD n)
  */
 int crd_ws_no_overlapped(void)
 {
-	ws_set_last(WSAEOPNOTSUPP);
+	crd_ws_set_last(WSAEOPNOTSUPP);
 	return SOCKET_ERROR;
 }
 
@@ -599,7 +597,7 @@ static int ws_sockopt_int(SOCKET s, int opt, int *v)
 	socklen_t len = sizeof(*v);
 
 	*v = 0;
-	return getsockopt(s, SOL_SOCKET, opt, v, &len) ? ws_from_errno(errno) : 0;
+	return getsockopt(s, SOL_SOCKET, opt, v, &len) ? crd_ws_from_errno(errno) : 0;
 }
 
 /*
@@ -628,7 +626,7 @@ static int ws_connected(SOCKET s)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	return getpeername(s, (struct sockaddr *)&ss, &len) ? ws_from_errno(errno) : 0;
+	return getpeername(s, (struct sockaddr *)&ss, &len) ? crd_ws_from_errno(errno) : 0;
 }
 
 CRD_EXPORT int closesocket(SOCKET s)
@@ -638,9 +636,9 @@ CRD_EXPORT int closesocket(SOCKET s)
 	if (!err)
 		crd_ws_flow_forget(s);
 	if (!err && close(s) && errno != EINTR)
-		err = ws_from_errno(errno);
+		err = crd_ws_from_errno(errno);
 	if (err) {
-		ws_set_last(err);
+		crd_ws_set_last(err);
 		return SOCKET_ERROR;
 	}
 	errno = saved;
@@ -698,7 +696,7 @@ int crd_ws_native_error(int r, DWORD code)
 	case EPROTO:
 		return WSAENETDOWN;          /* the kernel side answered nonsense */
 	default:
-		return ws_from_errno(-r);
+		return crd_ws_from_errno(-r);
 	}
 }
 
@@ -854,7 +852,7 @@ CRD_EXPORT BOOL WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped,
 	if (!err)
 		err = (int)(DWORD)o.Internal;
 	if (err) {
-		ws_set_last(err);
+		crd_ws_set_last(err);
 		return FALSE;
 	}
 	errno = saved;
@@ -1026,7 +1024,7 @@ CRD_EXPORT INT WSASendMsg(SOCKET s, LPWSAMSG lpMsg, DWORD dwFlags, LPDWORD lpNum
 	if (!err) {
 		r = sendmsg(s, &mh, (int)dwFlags | MSG_NOSIGNAL);
 		if (r < 0)
-			err = ws_from_errno(errno);
+			err = crd_ws_from_errno(errno);
 		else
 			n = (DWORD)r;
 	}
@@ -1424,7 +1422,7 @@ static int ws_recv_udp(SOCKET s, uint64_t ino, int family, int user_mark, LPWSAM
 	mh->msg_controllen = room;
 	r = recvmsg(s, mh, in_flags);
 	if (r < 0) {
-		err = ws_from_errno(errno);
+		err = crd_ws_from_errno(errno);
 		goto out;
 	}
 	*n = (DWORD)r;
@@ -1486,7 +1484,7 @@ static INT ws_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
 		mh.msg_controllen = cap;
 		r = recvmsg(s, &mh, (int)lpMsg->dwFlags);
 		if (r < 0) {
-			err = ws_from_errno(errno);
+			err = crd_ws_from_errno(errno);
 		} else {
 			n = (DWORD)r;
 			if (lpMsg->name)
