@@ -130,7 +130,7 @@ $(B)/%.skel.h: $(B)/bpf/%.bpf.o
 
 # ---- library ---------------------------------------------------------------
 
-$(B)/pic/%.o: %.c $(wildcard include/connredir/*.h) bpf/crd_maps.h
+$(B)/pic/%.o: %.c $(wildcard include/connredir/*.h lib/*.h) bpf/crd_maps.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@

@@ -15,7 +15,7 @@
  *
  * Proxy mode logs one line per accepted connection once it has connected
  * onward (or given up), each WSAIoctl answer as ERROR/BYTES (ok/64,
- * ERROR_INSUFFICIENT_BUFFER/64, WSAEINVAL/0, FWP_E_NOT_FOUND/0 ...):
+ * ERROR_INSUFFICIENT_BUFFER/64, WSAEINVAL/0, WSAENOPROTOOPT/0 ...):
  *
  *   hop proxy=NAME service=ID hop=H nhops=N orig=ADDR:PORT app_pid=PID
  *       app_comm=COMM flow=HEX size=.. tiny=.. short=.. badptr=.. records=..

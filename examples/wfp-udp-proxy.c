@@ -10,10 +10,14 @@
  * message; later datagrams from the same source go the same way without
  * control messages. Answers go back to the application from the per-flow
  * socket (from the listening socket when the application's socket is
- * connected). Single-threaded.
+ * connected). Single-threaded. As on Windows, it asks for the messages on
+ * its listening socket with setsockopt(IP_WFP_REDIRECT_RECORDS /
+ * IP_WFP_REDIRECT_CONTEXT, TRUE) at IPPROTO_IP or IPPROTO_IPV6 (by family);
+ * --wfp-off sets both FALSE instead (a test of that switch: the proxy then
+ * gets no messages and forwards nothing).
  *
  *   wfp-udp-proxy --name NAME --listen ADDR:PORT [--log FILE] [--ready FILE]
- *                  [--idle SECONDS]
+ *                  [--idle SECONDS] [--wfp-off]
  *
  * Log lines:
  *   wfp proxy=NAME records=BYTES context=BYTES service=ID hop=H nhops=N
@@ -264,7 +268,8 @@ int main(int argc, char **argv)
 	socklen_t sl = 0;
 	DWORD bytes = 0;
 	SOCKET lfd;
-	int i, idle = 30, one = 1;
+	int i, idle = 30, one = 1, level;
+	DWORD wfp_on = TRUE;
 
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 1; i < argc; i++) {
@@ -278,9 +283,11 @@ int main(int argc, char **argv)
 			ready = argv[++i];
 		else if (i + 1 < argc && !strcmp(argv[i], "--idle"))
 			idle = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--wfp-off"))
+			wfp_on = FALSE;
 		else
 			return fprintf(stderr, "usage: wfp-udp-proxy --name NAME --listen ADDR:PORT "
-				       "[--log FILE] [--ready FILE] [--idle S]\n"), 2;
+				       "[--log FILE] [--ready FILE] [--idle S] [--wfp-off]\n"), 2;
 	}
 	if (!listen_s || parse(listen_s, &ls, &sl))
 		return fprintf(stderr, "wfp-udp-proxy: --listen ADDR:PORT needed\n"), 2;
@@ -292,6 +299,11 @@ int main(int argc, char **argv)
 		setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (lfd == INVALID_SOCKET || bind(lfd, (LPSOCKADDR)&ls, sl))
 		return fprintf(stderr, "wfp-udp-proxy: %s: %s\n", listen_s, strerror(errno)), 1;
+	level = ls.ss_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	if (setsockopt(lfd, level, IP_WFP_REDIRECT_RECORDS, &wfp_on, sizeof(wfp_on)) ||
+	    setsockopt(lfd, level, IP_WFP_REDIRECT_CONTEXT, &wfp_on, sizeof(wfp_on)))
+		return fprintf(stderr, "wfp-udp-proxy: setsockopt(IP_WFP_REDIRECT_*): %d\n",
+			       WSAGetLastError()), 1;
 	if (WSAIoctl(lfd, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof(id), &WSARecvMsg_,
 		     sizeof(WSARecvMsg_), &bytes, NULL, NULL) == SOCKET_ERROR)
 		return fprintf(stderr, "wfp-udp-proxy: WSARecvMsg: %d\n", WSAGetLastError()), 1;

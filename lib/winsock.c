@@ -24,10 +24,11 @@
 #include <unistd.h>
 
 #define CONNREDIR_WINSOCK_INTERNAL   /* the helpers the tests call */
+#define CONNREDIR_WINSOCK_NO_REDIRECT /* libc's select/setsockopt/getsockopt here */
 #include <connredir/connredir.h>
 #include <connredir/winsock.h>
 
-#define CRD_EXPORT __attribute__((visibility("default")))
+#include "winsock_int.h"
 
 #ifndef SO_RCVMARK
 #define SO_RCVMARK 75
@@ -53,8 +54,9 @@ _Static_assert(sizeof(DWORD) == 4 && sizeof(ULONG) == 4 && sizeof(GUID) == 16, "
 
 /* ---- errno <-> Winsock error ------------------------------------------------- */
 
+
 /* The Winsock error for errno @e (0 for 0). */
-static int ws_from_errno(int e)
+int crd_ws_from_errno(int e)
 {
 	switch (e) {
 	case 0: return 0;
@@ -67,7 +69,8 @@ static int ws_from_errno(int e)
 	case EMFILE:
 	case ENFILE: return WSAEMFILE;
 	case EAGAIN: return WSAEWOULDBLOCK;
-	case EINPROGRESS: return WSAEINPROGRESS;
+	/* A non-blocking connect: Windows says WSAEWOULDBLOCK, and its code checks for that. */
+	case EINPROGRESS: return WSAEWOULDBLOCK;
 	case EALREADY: return WSAEALREADY;
 	case ENOTSOCK: return WSAENOTSOCK;
 	case EDESTADDRREQ: return WSAEDESTADDRREQ;
@@ -163,7 +166,7 @@ static int ws_to_errno(int w)
 	case WSA_IO_PENDING:
 	case WSA_IO_INCOMPLETE: return EINPROGRESS;
 	case ERROR_INSUFFICIENT_BUFFER: return ENOSPC;
-	case FWP_E_NOT_FOUND: return ENOENT;
+	case FWP_E_NOT_FOUND: return ENOENT;   /* only if the caller sets it */
 	default: return EIO;
 	}
 }
@@ -179,7 +182,8 @@ static int ws_to_errno(int w)
 static __thread int ws_last;
 static __thread int ws_last_errno;
 
-static void ws_set_last(int w)
+
+void crd_ws_set_last(int w)
 {
 	ws_last = w;
 	ws_last_errno = ws_to_errno(w);
@@ -190,12 +194,12 @@ CRD_EXPORT int WSAGetLastError(void)
 {
 	int e = errno;
 
-	return e == ws_last_errno ? ws_last : ws_from_errno(e);
+	return e == ws_last_errno ? ws_last : crd_ws_from_errno(e);
 }
 
 CRD_EXPORT void WSASetLastError(int iError)
 {
-	ws_set_last(iError);
+	crd_ws_set_last(iError);
 }
 
 /* ---- Checked copies of caller memory ---------------------------------------- */
@@ -232,7 +236,7 @@ static int ws_copy(void *dst, const void *src, size_t n, int to_caller)
 		if (r >= 0 || errno == EFAULT)
 			return WSAEFAULT;
 		if (errno != ENOSYS && errno != EPERM && errno != EACCES)
-			return ws_from_errno(errno);
+			return crd_ws_from_errno(errno);
 		__atomic_store_n(&ws_no_vm_copy, 1, __ATOMIC_RELAXED);
 	}
 	if (!dst || !src)
@@ -290,7 +294,7 @@ CRD_EXPORT WSAEVENT WSACreateEvent(void)
 
 	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0) {
-		ws_set_last(errno == ENOMEM ? WSA_NOT_ENOUGH_MEMORY : ws_from_errno(errno));
+		crd_ws_set_last(errno == ENOMEM ? WSA_NOT_ENOUGH_MEMORY : crd_ws_from_errno(errno));
 		return WSA_INVALID_EVENT;
 	}
 	pthread_mutex_lock(&ws_ev_lock);
@@ -319,7 +323,7 @@ out:
 	pthread_mutex_unlock(&ws_ev_lock);
 	if (err) {
 		close(fd);
-		ws_set_last(err);
+		crd_ws_set_last(err);
 	}
 	return h;
 }
@@ -350,7 +354,7 @@ static BOOL ws_ev_op(WSAEVENT h, enum ws_ev_op op)
 	}
 	pthread_mutex_unlock(&ws_ev_lock);
 	if (fd < 0) {
-		ws_set_last(WSA_INVALID_HANDLE);
+		crd_ws_set_last(WSA_INVALID_HANDLE);
 		return FALSE;
 	}
 	errno = saved;
@@ -410,7 +414,7 @@ CRD_EXPORT DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEven
 	int err = 0, saved = errno, r;
 
 	if (cEvents == 0 || cEvents > WSA_MAXIMUM_WAIT_EVENTS || !lphEvents) {
-		ws_set_last(WSA_INVALID_PARAMETER);
+		crd_ws_set_last(WSA_INVALID_PARAMETER);
 		return WSA_WAIT_FAILED;
 	}
 	/* Wait on copies: an event closed meanwhile cannot take our fd away. */
@@ -420,7 +424,7 @@ CRD_EXPORT DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEven
 
 		fds[i] = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
 		if (fds[i] < 0) {
-			err = fd < 0 ? WSA_INVALID_HANDLE : ws_from_errno(errno);
+			err = fd < 0 ? WSA_INVALID_HANDLE : crd_ws_from_errno(errno);
 			break;
 		}
 	}
@@ -437,7 +441,7 @@ CRD_EXPORT DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEven
 			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 		r = ws_poll_until(p, cEvents, fWaitAll ? 0 : deadline);
 		if (r < 0) {
-			err = ws_from_errno(errno);
+			err = crd_ws_from_errno(errno);
 			goto out;
 		}
 		if (!fWaitAll) {
@@ -457,7 +461,7 @@ CRD_EXPORT DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEven
 		}
 		r = ws_poll_until(p, n, deadline);
 		if (r < 0) {
-			err = ws_from_errno(errno);
+			err = crd_ws_from_errno(errno);
 			goto out;
 		}
 		if (r == 0) {
@@ -469,7 +473,7 @@ out:
 	for (i = 0; i < cEvents; i++)
 		close(fds[i]);
 	if (err) {
-		ws_set_last(err);
+		crd_ws_set_last(err);
 		return WSA_WAIT_FAILED;
 	}
 	errno = saved;
@@ -551,11 +555,22 @@ static int ws_end(struct ws_call *c, int err, DWORD n)
 		}
 	}
 	if (err) {
-		ws_set_last(err);
+		crd_ws_set_last(err);
 		return SOCKET_ERROR;
 	}
 	errno = c->saved_errno;
 	return 0;
+}
+
+/*
+ * Overlapped I/O is not emulated: a data call given a WSAOVERLAPPED or a
+ * completion routine fails at once, touching neither (no I/O, no event, no
+ * routine), so it can never block a thread that expects to go on.
+ */
+int crd_ws_no_overlapped(void)
+{
+	crd_ws_set_last(WSAEOPNOTSUPP);
+	return SOCKET_ERROR;
 }
 
 /* ---- Sockets ----------------------------------------------------------------- */
@@ -582,7 +597,7 @@ static int ws_sockopt_int(SOCKET s, int opt, int *v)
 	socklen_t len = sizeof(*v);
 
 	*v = 0;
-	return getsockopt(s, SOL_SOCKET, opt, v, &len) ? ws_from_errno(errno) : 0;
+	return getsockopt(s, SOL_SOCKET, opt, v, &len) ? crd_ws_from_errno(errno) : 0;
 }
 
 /*
@@ -611,7 +626,7 @@ static int ws_connected(SOCKET s)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	return getpeername(s, (struct sockaddr *)&ss, &len) ? ws_from_errno(errno) : 0;
+	return getpeername(s, (struct sockaddr *)&ss, &len) ? crd_ws_from_errno(errno) : 0;
 }
 
 CRD_EXPORT int closesocket(SOCKET s)
@@ -621,9 +636,9 @@ CRD_EXPORT int closesocket(SOCKET s)
 	if (!err)
 		crd_ws_flow_forget(s);
 	if (!err && close(s) && errno != EINTR)
-		err = ws_from_errno(errno);
+		err = crd_ws_from_errno(errno);
 	if (err) {
-		ws_set_last(err);
+		crd_ws_set_last(err);
 		return SOCKET_ERROR;
 	}
 	errno = saved;
@@ -655,20 +670,24 @@ CRD_EXPORT int WSACleanup(void)
 
 /* ---- WSAIoctl ---------------------------------------------------------------- */
 
-/* The Winsock error for native result @r (a -errno) of control code @code. */
-static int ws_native_error(int r, DWORD code)
+/*
+ * The Winsock error for native result @r (a -errno) of control code @code.
+ * Always one of Winsock's documented errors, never an FWP_E_* HRESULT (a
+ * negative number): what WFP reports as FWP_E_NOT_FOUND (no records, no
+ * context) is WSAENOPROTOOPT, as for a socket option that is not there.
+ */
+int crd_ws_native_error(int r, DWORD code)
 {
 	switch (-r) {
 	case ENOENT:
-		return FWP_E_NOT_FOUND;      /* never redirected */
+		return WSAENOPROTOOPT;       /* never redirected */
 	case EACCES:
 		/*
 		 * The context of a service other than the caller's: for the
-		 * caller there is none, and Microsoft's proxy sample goes on
-		 * without one exactly when it gets FWP_E_NOT_FOUND.
+		 * caller there is none, just as for a flow never redirected.
 		 */
 		return code == SIO_QUERY_WFP_CONNECTION_REDIRECT_CONTEXT ?
-			FWP_E_NOT_FOUND : WSAEACCES;
+			WSAENOPROTOOPT : WSAEACCES;
 	case ENOSPC:
 		return ERROR_INSUFFICIENT_BUFFER;
 	case ENOPROTOOPT:
@@ -677,7 +696,7 @@ static int ws_native_error(int r, DWORD code)
 	case EPROTO:
 		return WSAENETDOWN;          /* the kernel side answered nonsense */
 	default:
-		return ws_from_errno(-r);
+		return crd_ws_from_errno(-r);
 	}
 }
 
@@ -702,13 +721,13 @@ static int ws_query(SOCKET s, DWORD code, void *out, DWORD cb_out, DWORD *n)
 		/* The kernel copies the blob straight to @out: it checks it. */
 		r = connredir_query_records(s, cb_out ? out : NULL, cb_out, &need);
 		if (r && r != -ENOSPC)
-			return ws_native_error(r, code);
+			return crd_ws_native_error(r, code);
 		*n = (DWORD)need;
 		return r ? ERROR_INSUFFICIENT_BUFFER : 0;   /* rules 1, 3; 4 */
 	}
 	r = connredir_query_context(s, &ctx);
 	if (r)
-		return ws_native_error(r, code);
+		return crd_ws_native_error(r, code);
 	*n = sizeof(ctx);
 	if (cb_out < sizeof(ctx))
 		return ERROR_INSUFFICIENT_BUFFER;           /* rules 1, 3 */
@@ -742,7 +761,7 @@ static int ws_set_records(SOCKET s, const void *in, DWORD cb_in, DWORD cb_out)
 	/* The kernel reads the blob from @in: it checks the address (where
 	 * connredir is attached; elsewhere it never reads it). */
 	r = connredir_set_records(s, in, cb_in);
-	return r ? ws_native_error(r, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS) : 0;
+	return r ? crd_ws_native_error(r, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS) : 0;
 }
 
 static INT ws_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
@@ -752,7 +771,10 @@ static INT ws_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
 static int ws_extension(const void *in, DWORD cb_in, void *out, DWORD cb_out, DWORD *n)
 {
 	static const GUID recvmsg_id = WSAID_WSARECVMSG, sendmsg_id = WSAID_WSASENDMSG;
+	static const GUID overlapped_only[] = { WSAID_ACCEPTEX, WSAID_CONNECTEX,
+		WSAID_GETACCEPTEXSOCKADDRS, WSAID_DISCONNECTEX, WSAID_TRANSMITFILE };
 	LPFN_WSARECVMSG recv_fn = ws_recvmsg;
+	size_t i;
 	LPFN_WSASENDMSG send_fn = WSASendMsg;
 	GUID id;
 	int err;
@@ -760,6 +782,10 @@ static int ws_extension(const void *in, DWORD cb_in, void *out, DWORD cb_out, DW
 	_Static_assert(sizeof(recv_fn) == sizeof(send_fn), "one pointer size");
 	if (!in || cb_in < sizeof(id) || ws_copy(&id, in, sizeof(id), 0))
 		return WSAEFAULT;
+	/* AcceptEx, ConnectEx ...: overlapped I/O, not emulated. */
+	for (i = 0; i < sizeof(overlapped_only) / sizeof(overlapped_only[0]); i++)
+		if (!memcmp(&id, &overlapped_only[i], sizeof(id)))
+			return WSAEOPNOTSUPP;
 	if (memcmp(&id, &recvmsg_id, sizeof(id)) && memcmp(&id, &sendmsg_id, sizeof(id)))
 		return WSAEINVAL;
 	if (!out || cb_out < sizeof(recv_fn))
@@ -826,7 +852,7 @@ CRD_EXPORT BOOL WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped,
 	if (!err)
 		err = (int)(DWORD)o.Internal;
 	if (err) {
-		ws_set_last(err);
+		crd_ws_set_last(err);
 		return FALSE;
 	}
 	errno = saved;
@@ -840,8 +866,8 @@ CRD_EXPORT BOOL WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped,
  * array as iovecs in @small or, beyond WS_IOV_STACK, in *@heap (the caller
  * frees it).
  */
-static int ws_msghdr(const WSAMSG *m, struct msghdr *mh, struct iovec *small,
-		     struct iovec **heap)
+int crd_ws_msghdr(const WSAMSG *m, struct msghdr *mh, struct iovec *small,
+		  struct iovec **heap)
 {
 	struct iovec *iov = small;
 	size_t total = 0;
@@ -905,7 +931,7 @@ static int ws_send_redirect_records(SOCKET s, const WSAMSG *m, const void *blob,
 		return WSAEINVAL;
 	/* The kernel reads the blob (part of Control.buf) and checks it. */
 	r = connredir_set_records(s, blob, len);
-	return r ? ws_native_error(r, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS) : 0;
+	return r ? crd_ws_native_error(r, SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS) : 0;
 }
 
 /*
@@ -983,20 +1009,22 @@ CRD_EXPORT INT WSASendMsg(SOCKET s, LPWSAMSG lpMsg, DWORD dwFlags, LPDWORD lpNum
 	DWORD n = 0;
 	int err;
 
-	ws_begin(&c, lpNumberOfBytesSent, lpOverlapped, lpCompletionRoutine);
+	if (lpOverlapped || lpCompletionRoutine)
+		return crd_ws_no_overlapped();
+	ws_begin(&c, lpNumberOfBytesSent, NULL, NULL);
 	err = ws_socket(s);
 	if (!err)
 		err = c.fault;
 	if (!err && !lpMsg)
 		err = WSAEFAULT;
 	if (!err)
-		err = ws_msghdr(lpMsg, &mh, small, &heap);
+		err = crd_ws_msghdr(lpMsg, &mh, small, &heap);
 	if (!err)
 		err = ws_control_out(s, lpMsg, &mh, &control);
 	if (!err) {
 		r = sendmsg(s, &mh, (int)dwFlags | MSG_NOSIGNAL);
 		if (r < 0)
-			err = ws_from_errno(errno);
+			err = crd_ws_from_errno(errno);
 		else
 			n = (DWORD)r;
 	}
@@ -1120,9 +1148,13 @@ struct ws_sock {
 	uint64_t stamp;
 	int family;             /* AF_INET/AF_INET6 for a UDP socket, else 0 */
 	int user_mark;          /* SO_RCVMARK was on before we looked */
+	unsigned wfp_off;       /* WS_WFP_*_OFF: turned off with setsockopt */
 	uint32_t clock;
 	struct ws_flow *flows;  /* CRD_WS_FLOWS, or NULL */
 };
+
+#define WS_WFP_RECORDS_OFF 1u
+#define WS_WFP_CONTEXT_OFF 2u
 
 static struct ws_sock ws_socks[CRD_WS_SOCKETS];
 static uint64_t ws_socks_clock;
@@ -1273,6 +1305,38 @@ static int ws_udp_setup(SOCKET s, uint64_t ino, int *user_mark)
 }
 
 /*
+ * crd_ws_wfp_option - setsockopt/getsockopt of IP_WFP_REDIRECT_RECORDS or
+ * IP_WFP_REDIRECT_CONTEXT (@optname) on socket @s: with @set, turn that
+ * message of WSARecvMsg on (*@on != 0) or off; else read the state into
+ * *@on. The socket must be an IPv4/IPv6 datagram socket (WSAENOPROTOOPT);
+ * it is set up for receiving (SO_RCVMARK) at once. Returns 0 or a Winsock
+ * error. The state lives in the bounded socket table: a socket evicted
+ * from it (more than CRD_WS_SOCKETS in use) has both messages on again.
+ */
+int crd_ws_wfp_option(SOCKET s, int optname, int set, int *on)
+{
+	unsigned bit = optname == IP_WFP_REDIRECT_RECORDS ? WS_WFP_RECORDS_OFF : WS_WFP_CONTEXT_OFF;
+	uint64_t ino = 0;
+	struct ws_sock *e;
+	int made, user_mark, err = ws_socket_ino(s, &ino);
+
+	if (err)
+		return err;
+	if (!ws_udp_setup(s, ino, &user_mark))
+		return WSAENOPROTOOPT;
+	pthread_mutex_lock(&ws_socks_lock);
+	e = ws_sock_find(s, ino, 1, &made);
+	if (set && *on)
+		e->wfp_off &= ~bit;
+	else if (set)
+		e->wfp_off |= bit;
+	else
+		*on = !(e->wfp_off & bit);
+	pthread_mutex_unlock(&ws_socks_lock);
+	return 0;
+}
+
+/*
  * UDP, inward: on the first datagram of a redirected flow, a proxy gets the
  * records and its context as IP_WFP_REDIRECT_RECORDS and
  * IP_WFP_REDIRECT_CONTEXT control messages (IPV6_* on an IPv6 socket),
@@ -1289,17 +1353,22 @@ static int ws_recv_redirect_cmsgs(SOCKET s, uint64_t ino, int family, uint32_t h
 	unsigned char blob[CONNREDIR_RECORDS_MAX];
 	size_t blen = 0, at = *len;
 	struct ws_sock *e;
-	int made, first, rr, rc, trunc = 0;
+	unsigned off;
+	int made, first, rr = -1, rc = -1, trunc = 0;
 
 	pthread_mutex_lock(&ws_socks_lock);
 	e = ws_sock_find(s, ino, 1, &made);
-	first = ws_flow_first(e, handle, remember);
+	off = e->wfp_off;
+	first = off == (WS_WFP_RECORDS_OFF | WS_WFP_CONTEXT_OFF) ? 0 :
+		ws_flow_first(e, handle, remember);
 	pthread_mutex_unlock(&ws_socks_lock);
 	if (!first)
 		return 0;
 	/* Either may be missing: the flow ended, or the context is another service's. */
-	rr = connredir_udp_query_records(s, handle, blob, sizeof(blob), &blen);
-	rc = connredir_udp_query_context(s, handle, &ctx);
+	if (!(off & WS_WFP_RECORDS_OFF))
+		rr = connredir_udp_query_records(s, handle, blob, sizeof(blob), &blen);
+	if (!(off & WS_WFP_CONTEXT_OFF))
+		rc = connredir_udp_query_context(s, handle, &ctx);
 	if (!rr && crd_ws_cmsg_append(buf, len, cap, level, IP_WFP_REDIRECT_RECORDS, blob, blen))
 		trunc = 1;
 	if (!trunc && !rc &&
@@ -1353,7 +1422,7 @@ static int ws_recv_udp(SOCKET s, uint64_t ino, int family, int user_mark, LPWSAM
 	mh->msg_controllen = room;
 	r = recvmsg(s, mh, in_flags);
 	if (r < 0) {
-		err = ws_from_errno(errno);
+		err = crd_ws_from_errno(errno);
 		goto out;
 	}
 	*n = (DWORD)r;
@@ -1397,14 +1466,16 @@ static INT ws_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
 	DWORD n = 0;
 	int err, udp, user_mark;
 
-	ws_begin(&c, lpdwNumberOfBytesRecvd, lpOverlapped, lpCompletionRoutine);
+	if (lpOverlapped || lpCompletionRoutine)
+		return crd_ws_no_overlapped();
+	ws_begin(&c, lpdwNumberOfBytesRecvd, NULL, NULL);
 	err = ws_socket_ino(s, &ino);
 	if (!err)
 		err = c.fault;
 	if (!err && !lpMsg)
 		err = WSAEFAULT;
 	if (!err)
-		err = ws_msghdr(lpMsg, &mh, small, &heap);
+		err = crd_ws_msghdr(lpMsg, &mh, small, &heap);
 	if (!err && (udp = ws_udp_setup(s, ino, &user_mark)))
 		err = ws_recv_udp(s, ino, udp, user_mark, lpMsg, &mh, &n);
 	else if (!err) {
@@ -1413,7 +1484,7 @@ static INT ws_recvmsg(SOCKET s, LPWSAMSG lpMsg, LPDWORD lpdwNumberOfBytesRecvd,
 		mh.msg_controllen = cap;
 		r = recvmsg(s, &mh, (int)lpMsg->dwFlags);
 		if (r < 0) {
-			err = ws_from_errno(errno);
+			err = crd_ws_from_errno(errno);
 		} else {
 			n = (DWORD)r;
 			if (lpMsg->name)

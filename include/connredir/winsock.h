@@ -22,7 +22,16 @@
  *  - SOCKET is a file descriptor, so plain socket(2), connect(2), recv(2) ...
  *    are the Winsock functions of the same name, and WSAGetLastError() also
  *    reports their errno (see WSAGetLastError).
- *  - Overlapped calls complete before they return (see WSAIoctl).
+ *  - Overlapped I/O is not emulated: a data call given a WSAOVERLAPPED
+ *    fails at once with WSAEOPNOTSUPP (see WSARecv); WSAIoctl, which never
+ *    blocks, completes before it returns.
+ *  - select(), setsockopt() and getsockopt() follow Winsock's rules (nfds
+ *    ignored; the IP_WFP_REDIRECT_* options): they are macros for the
+ *    connredir_ws_* functions unless CONNREDIR_WINSOCK_NO_REDIRECT is
+ *    defined before this header.
+ *  - In C++, int * and unsigned long * lengths are taken where Linux has
+ *    socklen_t * and this header LPDWORD (see the end of this file).
+ *  - <linux/netfilter_ipv4.h> (SO_ORIGINAL_DST) may come before or after.
  *
  * See connredir-winsock(3) for every rule and what differs from Windows.
  */
@@ -31,10 +40,58 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <netinet/in.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+/*
+ * <linux/in.h> (pulled in by <linux/netfilter_ipv4.h>, for SO_ORIGINAL_DST)
+ * and glibc's <netinet/in.h> define the same structures: whichever comes
+ * second fails to compile, unless it is the kernel's, which steps aside. So
+ * when the kernel's came first, take the kernel's types and add the few
+ * <netinet/in.h> names this header needs; see "INCLUDE ORDER" in
+ * connredir-winsock(3).
+ */
+#if defined(_LINUX_IN_H) && !defined(_NETINET_IN_H)
+#include <endian.h>
+#include <linux/in6.h>
+#ifndef htons
+#define htons(x) htobe16(x)
+#define ntohs(x) be16toh(x)
+#define htonl(x) htobe32(x)
+#define ntohl(x) be32toh(x)
+#endif
+#ifndef INET_ADDRSTRLEN
+#define INET_ADDRSTRLEN 16
+#define INET6_ADDRSTRLEN 46
+#endif
+#else
+#include <netinet/in.h>
+#endif
 
 #include <connredir/sockopt.h>
+
+/*
+ * The original destination of a connection NAT redirected (Linux's
+ * getsockopt(SOL_IP, SO_ORIGINAL_DST) / getsockopt(SOL_IPV6,
+ * IP6T_SO_ORIGINAL_DST)), with the kernel headers' exact spelling, so that
+ * <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h> may come
+ * before or after this header. Windows' SO_ORIGINAL_DST (0x300F at
+ * SOL_SOCKET) is not it: use these levels.
+ */
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80
+#endif
+#ifndef SOL_IP
+#define SOL_IP 0
+#endif
+#ifndef SOL_IPV6
+#define SOL_IPV6 41
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +119,23 @@ typedef void *HANDLE;
 typedef DWORD *LPDWORD;
 typedef INT *LPINT;
 typedef UCHAR *PUCHAR;
+typedef uint8_t UINT8;
+typedef uint16_t UINT16;
+typedef uint32_t UINT32;
+typedef uint64_t UINT64;
+typedef int8_t INT8;
+typedef int16_t INT16;
+typedef int32_t INT32;
+typedef int64_t INT64;
+typedef uint64_t ULONG64, ULONGLONG;
+typedef int64_t LONGLONG;
+typedef uintptr_t DWORD_PTR;
+typedef intptr_t LONG_PTR, INT_PTR;
+typedef unsigned int GROUP;        /* socket groups: always 0 here */
+typedef uint16_t ADDRESS_FAMILY;   /* AF_INET, AF_INET6 (libc's values) */
+typedef int IPPROTO;               /* IPPROTO_TCP, IPPROTO_UDP ... (libc's values) */
+typedef const char *LPCSTR;
+typedef char *LPSTR;
 
 #ifndef TRUE
 #define TRUE 1
@@ -82,6 +156,33 @@ typedef UCHAR *PUCHAR;
 #ifndef CALLBACK
 #define CALLBACK
 #endif
+#ifndef WINAPI
+#define WINAPI
+#endif
+#ifndef CONST
+#define CONST const
+#endif
+#ifndef VOID
+#define VOID void
+#endif
+#ifndef FORCEINLINE
+#define FORCEINLINE static inline
+#endif
+
+/* Results and memory helpers of <windows.h> that socket code uses. */
+#define S_OK ((HRESULT)0)
+#define S_FALSE ((HRESULT)1)
+#define SUCCEEDED(hr) (((HRESULT)(hr)) >= 0)
+#define FAILED(hr) (((HRESULT)(hr)) < 0)
+#define ERROR_SUCCESS 0
+#define ZeroMemory(dst, len) ((void)memset((dst), 0, (len)))
+#define RtlZeroMemory(dst, len) ZeroMemory(dst, len)
+#define CopyMemory(dst, src, len) ((void)memcpy((dst), (src), (len)))
+#define RtlCopyMemory(dst, src, len) CopyMemory(dst, src, len)
+#define MoveMemory(dst, src, len) ((void)memmove((dst), (src), (len)))
+#define RtlMoveMemory(dst, src, len) MoveMemory(dst, src, len)
+#define FillMemory(dst, len, fill) ((void)memset((dst), (fill), (len)))
+#define RtlFillMemory(dst, len, fill) FillMemory(dst, len, fill)
 
 /* A socket is a file descriptor; INVALID_SOCKET is what socket(2) fails with. */
 typedef int SOCKET;
@@ -91,7 +192,23 @@ typedef int SOCKET;
 typedef struct sockaddr SOCKADDR, *PSOCKADDR, *LPSOCKADDR;
 typedef struct sockaddr_in SOCKADDR_IN, *PSOCKADDR_IN, *LPSOCKADDR_IN;
 typedef struct sockaddr_in6 SOCKADDR_IN6, *PSOCKADDR_IN6, *LPSOCKADDR_IN6;
-typedef struct sockaddr_storage SOCKADDR_STORAGE, *PSOCKADDR_STORAGE;
+typedef struct sockaddr_storage SOCKADDR_STORAGE, *PSOCKADDR_STORAGE, *LPSOCKADDR_STORAGE;
+typedef struct in_addr IN_ADDR, *PIN_ADDR;
+typedef struct in6_addr IN6_ADDR, *PIN6_ADDR;
+
+/* ws2ipdef's SOCKADDR_INET: either family, told apart by si_family. */
+typedef union _SOCKADDR_INET {
+	SOCKADDR_IN Ipv4;
+	SOCKADDR_IN6 Ipv6;
+	ADDRESS_FAMILY si_family;
+} SOCKADDR_INET, *PSOCKADDR_INET;
+
+#define WINSOCK_VERSION MAKEWORD(2, 2)
+
+/* shutdown(2)'s how, with Windows' names (the same values as SHUT_*). */
+#define SD_RECEIVE SHUT_RD
+#define SD_SEND SHUT_WR
+#define SD_BOTH SHUT_RDWR
 
 /* A GUID, laid out as Windows lays it out (16 bytes). */
 typedef struct _GUID {
@@ -160,7 +277,11 @@ typedef struct _GUID {
 #define WSA_IO_INCOMPLETE 996
 #define WSA_IO_PENDING 997
 #define ERROR_INSUFFICIENT_BUFFER 122  /* output buffer too small: size in *lpcbBytesReturned */
-/* The connection was never redirected, or has no context for the caller. */
+/*
+ * WFP's "not found", for code that compares with it. The library never
+ * returns it (WSAGetLastError is always a Winsock number): the condition
+ * (never redirected, no context for the caller) is WSAENOPROTOOPT.
+ */
 #define FWP_E_NOT_FOUND ((HRESULT)0x80320008u)
 
 /* ---- Control codes ------------------------------------------------------ */
@@ -326,6 +447,36 @@ typedef INT (*LPFN_WSASENDMSG)(SOCKET s, LPWSAMSG lpMsg, DWORD dwFlags,
 #define WSAID_WSASENDMSG \
 	{ 0xa441e712, 0x754f, 0x43ca, { 0x84, 0xa7, 0x0d, 0xee, 0x44, 0xcf, 0x60, 0x6d } }
 
+/*
+ * The overlapped-only extension functions. They are not emulated: looking
+ * one up with SIO_GET_EXTENSION_FUNCTION_POINTER fails at once with
+ * WSAEOPNOTSUPP (see connredir-winsock(3)). Their types and GUIDs are here
+ * so that code that tries them, and falls back, compiles.
+ */
+typedef BOOL (*LPFN_ACCEPTEX)(SOCKET sListenSocket, SOCKET sAcceptSocket, PVOID lpOutputBuffer,
+			      DWORD dwReceiveDataLength, DWORD dwLocalAddressLength,
+			      DWORD dwRemoteAddressLength, LPDWORD lpdwBytesReceived,
+			      LPOVERLAPPED lpOverlapped);
+typedef BOOL (*LPFN_CONNECTEX)(SOCKET s, const struct sockaddr *name, int namelen,
+			       PVOID lpSendBuffer, DWORD dwSendDataLength, LPDWORD lpdwBytesSent,
+			       LPOVERLAPPED lpOverlapped);
+typedef void (*LPFN_GETACCEPTEXSOCKADDRS)(PVOID lpOutputBuffer, DWORD dwReceiveDataLength,
+					  DWORD dwLocalAddressLength, DWORD dwRemoteAddressLength,
+					  struct sockaddr **LocalSockaddr, LPINT LocalSockaddrLength,
+					  struct sockaddr **RemoteSockaddr, LPINT RemoteSockaddrLength);
+typedef BOOL (*LPFN_DISCONNECTEX)(SOCKET s, LPOVERLAPPED lpOverlapped, DWORD dwFlags,
+				  DWORD dwReserved);
+#define WSAID_ACCEPTEX \
+	{ 0xb5367df1, 0xcbac, 0x11cf, { 0x95, 0xca, 0x00, 0x80, 0x5f, 0x48, 0xa1, 0x92 } }
+#define WSAID_GETACCEPTEXSOCKADDRS \
+	{ 0xb5367df2, 0xcbac, 0x11cf, { 0x95, 0xca, 0x00, 0x80, 0x5f, 0x48, 0xa1, 0x92 } }
+#define WSAID_TRANSMITFILE \
+	{ 0xb5367df0, 0xcbac, 0x11cf, { 0x95, 0xca, 0x00, 0x80, 0x5f, 0x48, 0xa1, 0x92 } }
+#define WSAID_CONNECTEX \
+	{ 0x25a207b9, 0xddf3, 0x4660, { 0x8e, 0xe9, 0x76, 0xe5, 0x8c, 0x74, 0x06, 0x3e } }
+#define WSAID_DISCONNECTEX \
+	{ 0x7fda2e11, 0x8630, 0x436f, { 0xa0, 0x31, 0xf5, 0x36, 0xa6, 0xee, 0xc1, 0x57 } }
+
 /* ---- Start-up ------------------------------------------------------------- */
 
 #define WSADESCRIPTION_LEN 256
@@ -368,7 +519,8 @@ int closesocket(SOCKET s);
  * SOCKET is a file descriptor and socket(2), connect(2), recv(2) ... come
  * from libc, a failing libc call counts too: when errno has changed since
  * this library last set the error, the errno is returned in Winsock terms
- * (ECONNREFUSED as WSAECONNREFUSED, EAGAIN as WSAEWOULDBLOCK, ...; an errno
+ * (ECONNREFUSED as WSAECONNREFUSED, EAGAIN and EINPROGRESS as
+ * WSAEWOULDBLOCK, as Windows reports a non-blocking connect, ...; an errno
  * with no Winsock equivalent as WSASYSCALLFAILURE). Call it right after the
  * call that failed, as Windows code does.
  */
@@ -410,7 +562,7 @@ void WSASetLastError(int iError);
  * WSAEOPNOTSUPP (a WFP code on a socket that is not IPv4/IPv6, e.g. Unix);
  * WSAEINVAL (a WFP code on an IP socket that is not a stream: UDP, raw);
  * then per code: queries: WSAEINVAL (rule 2), WSAENOTCONN (not connected),
- * WSAEOPNOTSUPP (no connredir on the socket's cgroup), FWP_E_NOT_FOUND
+ * WSAEOPNOTSUPP (no connredir on the socket's cgroup), WSAENOPROTOOPT
  * (never redirected; for the context also: no context for the caller's
  * service), ERROR_INSUFFICIENT_BUFFER (rules 1, 3), WSAEFAULT (output not
  * writable); SET: WSAEINVAL (@cbOutBuffer != 0, @cbInBuffer == 0 or > 1 KiB,
@@ -419,7 +571,9 @@ void WSASetLastError(int iError);
  * (no connredir on the socket's cgroup), WSAEINVAL (a malformed, forged,
  * stale or replayed blob), WSAEACCES (the caller is not the proxy of the
  * service that last redirected the flow); extension lookup: WSAEFAULT
- * (@lpvInBuffer NULL, short or unreadable), WSAEINVAL (unknown GUID),
+ * (@lpvInBuffer NULL, short or unreadable), WSAEOPNOTSUPP (WSAID_ACCEPTEX,
+ * _CONNECTEX, _GETACCEPTEXSOCKADDRS, _DISCONNECTEX, _TRANSMITFILE: overlapped
+ * I/O only, not emulated), WSAEINVAL (unknown GUID),
  * WSAEFAULT (@lpvOutBuffer NULL, short or unwritable).
  *
  * Bad pointers: every buffer the call reads or writes, *@lpcbBytesReturned
@@ -471,7 +625,8 @@ BOOL WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOverlapped, LPDWORD lpcb
  * without @lpOverlapped, or a buffer the kernel finds bad); WSAEINVAL (a
  * malformed control-message list: a cmsg_len below the header size or past
  * the buffer; more than 1024 buffers); WSAENOBUFS (Control.len over 64 KiB);
- * or sendmsg's errno in Winsock terms. Overlapped as for WSAIoctl; a
+ * or sendmsg's errno in Winsock terms. Overlapped (@lpOverlapped or
+ * @lpCompletionRoutine not NULL): WSAEOPNOTSUPP at once, nothing sent. A
  * blocking socket blocks the call. The WSAMSG and its WSABUF array are read
  * directly (a bad pointer there crashes); the data, name and control buffers
  * are checked by the kernel.
@@ -487,12 +642,15 @@ INT WSASendMsg(SOCKET s, LPWSAMSG lpMsg, DWORD dwFlags, LPDWORD lpNumberOfBytesS
  * control bytes used) and dwFlags (MSG_TRUNC, MSG_CTRUNC, ...) are updated
  * and *@lpdwNumberOfBytesRecvd = the bytes received. Errors as WSASendMsg's,
  * and recvmsg's errno in Winsock terms (WSAEWOULDBLOCK on a non-blocking
- * socket with nothing to read: there is no pending state).
+ * socket with nothing to read: there is no pending state). Overlapped:
+ * WSAEOPNOTSUPP at once, nothing received.
  * UDP (IPv4/IPv6 datagram sockets): SO_RCVMARK is turned on the first time,
  * its SO_MARK message taken out unless the caller had it on; on the first
  * datagram of each redirected flow IP(V6)_WFP_REDIRECT_RECORDS and
  * IP(V6)_WFP_REDIRECT_CONTEXT (a struct connredir_context) are appended,
- * or MSG_CTRUNC set if they do not fit (they then come again). "First" is
+ * or MSG_CTRUNC set if they do not fit (they then come again). Each can
+ * be turned off (and on again) with setsockopt(IP_WFP_REDIRECT_RECORDS /
+ * _CONTEXT, FALSE / TRUE) at IPPROTO_IP or IPPROTO_IPV6. "First" is
  * remembered per socket, bounded (256 flows x 64 sockets, LRU); see
  * connredir-winsock(3).
  */
@@ -529,6 +687,246 @@ BOOL WSAResetEvent(WSAEVENT hEvent);
 DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEvents, BOOL fWaitAll,
 			       DWORD dwTimeout, BOOL fAlertable);
 
+/* ---- Sockets: WSASocket, WSAConnect, WSAAccept ------------------------------ */
+
+#define WSA_FLAG_OVERLAPPED 0x01            /* accepted: the socket works as any other */
+#define WSA_FLAG_MULTIPOINT_C_ROOT 0x02     /* refused: WSAEINVAL */
+#define WSA_FLAG_MULTIPOINT_C_LEAF 0x04
+#define WSA_FLAG_MULTIPOINT_D_ROOT 0x08
+#define WSA_FLAG_MULTIPOINT_D_LEAF 0x10
+#define WSA_FLAG_ACCESS_SYSTEM_SECURITY 0x40
+#define WSA_FLAG_NO_HANDLE_INHERIT 0x80     /* SOCK_CLOEXEC */
+#define WSA_FLAG_REGISTERED_IO 0x100        /* refused: WSAEOPNOTSUPP */
+
+/* Protocol descriptions and quality of service: only ever NULL here. */
+typedef struct _WSAPROTOCOL_INFOA WSAPROTOCOL_INFOA, *LPWSAPROTOCOL_INFOA;
+typedef struct _WSAPROTOCOL_INFOW WSAPROTOCOL_INFOW, *LPWSAPROTOCOL_INFOW;
+typedef struct _QualityOfService QOS, *LPQOS;
+#ifdef UNICODE
+typedef WSAPROTOCOL_INFOW WSAPROTOCOL_INFO;
+typedef LPWSAPROTOCOL_INFOW LPWSAPROTOCOL_INFO;
+#else
+typedef WSAPROTOCOL_INFOA WSAPROTOCOL_INFO;
+typedef LPWSAPROTOCOL_INFOA LPWSAPROTOCOL_INFO;
+#endif
+
+#define SO_EXCLUSIVEADDRUSE ((int)(~SO_REUSEADDR))   /* Windows' value, -3 */
+
+/*
+ * WSASocketA / WSASocketW / WSASocket - socket(2) of @af, @type, @protocol
+ * (libc's values). @lpProtocolInfo must be NULL and @g 0 (WSAEINVAL);
+ * @dwFlags may hold WSA_FLAG_OVERLAPPED (accepted; overlapped calls still
+ * fail, see WSARecv) and WSA_FLAG_NO_HANDLE_INHERIT (SOCK_CLOEXEC);
+ * WSA_FLAG_REGISTERED_IO gives WSAEOPNOTSUPP, any other flag WSAEINVAL.
+ * Returns the socket, or INVALID_SOCKET with the last error set.
+ */
+SOCKET WSASocketA(int af, int type, int protocol, LPWSAPROTOCOL_INFOA lpProtocolInfo, GROUP g,
+		  DWORD dwFlags);
+SOCKET WSASocketW(int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpProtocolInfo, GROUP g,
+		  DWORD dwFlags);
+#ifdef UNICODE
+#define WSASocket WSASocketW
+#else
+#define WSASocket WSASocketA
+#endif
+
+/*
+ * WSAConnect - connect(2). Caller or callee data (a WSABUF with a length)
+ * and quality of service (@lpSQOS, @lpGQOS not NULL) give WSAEOPNOTSUPP.
+ * A non-blocking socket fails with WSAEWOULDBLOCK, as on Windows (and as
+ * WSAGetLastError reports libc's EINPROGRESS after connect(2)). Returns 0
+ * or SOCKET_ERROR.
+ */
+int WSAConnect(SOCKET s, const struct sockaddr *name, int namelen, LPWSABUF lpCallerData,
+	       LPWSABUF lpCalleeData, LPQOS lpSQOS, LPQOS lpGQOS);
+
+#define CF_ACCEPT 0x0000
+#define CF_REJECT 0x0001
+#define CF_DEFER 0x0002
+typedef int (*LPCONDITIONPROC)(LPWSABUF lpCallerId, LPWSABUF lpCallerData, LPQOS lpSQOS,
+			       LPQOS lpGQOS, LPWSABUF lpCalleeId, LPWSABUF lpCalleeData,
+			       GROUP *g, DWORD_PTR dwCallbackData);
+
+/*
+ * WSAAccept - accept(2) into @addr / *@addrlen (an int, as on Windows). With
+ * @lpfnCondition, it is called once the connection is accepted (Linux has
+ * already completed the handshake): caller id = the peer's address, callee
+ * id = the local one, no data, no QOS. CF_ACCEPT returns the socket;
+ * CF_REJECT closes it and fails with WSAECONNREFUSED; CF_DEFER (which Linux
+ * cannot do) closes it and fails with WSAEOPNOTSUPP; anything else closes
+ * it and fails with WSAEINVAL. Returns the socket or INVALID_SOCKET.
+ */
+SOCKET WSAAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen, LPCONDITIONPROC lpfnCondition,
+		 DWORD_PTR dwCallbackData);
+
+/* ---- Data: WSASend, WSASendTo, WSARecv, WSARecvFrom --------------------------- */
+
+/*
+ * Buffers are WSABUF arrays (at most 1024); flags are libc's MSG_* values.
+ * Sends add MSG_NOSIGNAL (Winsock raises no SIGPIPE). *@lpNumberOfBytes*
+ * gets the byte count; it must not be NULL (WSAEFAULT). Receives read the
+ * flags from *@lpFlags (not NULL: WSAEFAULT) and write the result flags
+ * back; a datagram cut short fails with WSAEMSGSIZE (the count is still
+ * set), as on Windows. WSARecvFrom takes the peer's address into @lpFrom,
+ * its length in *@lpFromlen (an int).
+ *
+ * Overlapped I/O is not emulated: @lpOverlapped or @lpCompletionRoutine not
+ * NULL fails at once with WSAEOPNOTSUPP, and nothing is done (no I/O, the
+ * WSAOVERLAPPED, its event and the routine untouched). The same holds for
+ * WSASendMsg and WSARecvMsg. Returns 0 or SOCKET_ERROR.
+ */
+int WSASend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent,
+	    DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped,
+	    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+int WSASendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent,
+	      DWORD dwFlags, const struct sockaddr *lpTo, int iTolen,
+	      LPWSAOVERLAPPED lpOverlapped,
+	      LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+int WSARecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd,
+	    LPDWORD lpFlags, LPWSAOVERLAPPED lpOverlapped,
+	    LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+int WSARecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd,
+		LPDWORD lpFlags, struct sockaddr *lpFrom, LPINT lpFromlen,
+		LPWSAOVERLAPPED lpOverlapped,
+		LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);
+
+/*
+ * ioctlsocket - FIONBIO (*@argp != 0: non-blocking), FIONREAD (*@argp = the
+ * bytes readable) and SIOCATMARK, with libc's codes; any other code gives
+ * WSAEINVAL. @argp is an unsigned long (u_long is libc's, 64 bits).
+ */
+int ioctlsocket(SOCKET s, long cmd, unsigned long *argp);
+
+/* ---- select, setsockopt, getsockopt with Winsock's rules ------------------------- */
+
+/*
+ * connredir_ws_select - select(2) as Winsock has it: @nfds is ignored (the
+ * highest descriptor in the three sets is used), @timeout is not changed,
+ * and with all three sets empty or NULL it fails with WSAEINVAL. Returns the
+ * number of ready descriptors, 0 on timeout, or SOCKET_ERROR. The sets are
+ * libc's fd_set: build them with FD_ZERO / FD_SET (Windows' fd_count and
+ * fd_array do not exist). winsock.h makes select() this function (a
+ * function-like macro); (select)(...) is still libc's.
+ */
+int connredir_ws_select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds,
+			struct timeval *timeout);
+
+/*
+ * connredir_ws_setsockopt - setsockopt(2) with the Winsock options libc
+ * does not have: at IPPROTO_IP or IPPROTO_IPV6, IP_WFP_REDIRECT_RECORDS and
+ * IP_WFP_REDIRECT_CONTEXT (a DWORD: TRUE / FALSE) turn that control message
+ * of WSARecvMsg on or off for an IPv4/IPv6 datagram socket (WSAENOPROTOOPT
+ * on another socket, WSAEFAULT for @optval NULL or @optlen under 4); at
+ * SOL_SOCKET, SO_EXCLUSIVEADDRUSE is accepted and does nothing (Linux never
+ * lets another socket take a bound address over without SO_REUSEPORT).
+ * Everything else is libc's setsockopt. winsock.h makes setsockopt() this
+ * function.
+ */
+int connredir_ws_setsockopt(int s, int level, int optname, const void *optval,
+			    socklen_t optlen);
+
+/*
+ * connredir_ws_getsockopt - getsockopt(2), and for the options above: the
+ * DWORD state of IP_WFP_REDIRECT_RECORDS / _CONTEXT (*@optlen = 4; under 4:
+ * WSAEFAULT), and SO_EXCLUSIVEADDRUSE as FALSE. winsock.h makes getsockopt()
+ * this function.
+ */
+int connredir_ws_getsockopt(int s, int level, int optname, void *optval, socklen_t *optlen);
+
+#ifndef CONNREDIR_WINSOCK_NO_REDIRECT
+#define select(nfds, r, w, e, t) connredir_ws_select((nfds), (r), (w), (e), (t))
+#define setsockopt(s, level, name, val, len) connredir_ws_setsockopt((s), (level), (name), (val), (len))
+#define getsockopt(s, level, name, val, len) connredir_ws_getsockopt((s), (level), (name), (val), (len))
+#endif
+
+/* ---- mstcpip's INETADDR helpers (IPv4 or IPv6, by sa_family) ------------------ */
+
+/* The address bytes of @a (4 or 16 of them), as Windows' PUCHAR. */
+static inline PUCHAR INETADDR_ADDRESS(const SOCKADDR *a)
+{
+	uintptr_t p = (uintptr_t)a;
+
+	if (a->sa_family == AF_INET6)
+		return (PUCHAR)(p + offsetof(SOCKADDR_IN6, sin6_addr));
+	return (PUCHAR)(p + offsetof(SOCKADDR_IN, sin_addr));
+}
+
+/* The port of @a, in network byte order (as Windows returns it). */
+static inline USHORT INETADDR_PORT(const SOCKADDR *a)
+{
+	if (a->sa_family == AF_INET6)
+		return ((const SOCKADDR_IN6 *)(const void *)a)->sin6_port;
+	return ((const SOCKADDR_IN *)(const void *)a)->sin_port;
+}
+
+static inline void INETADDR_SET_PORT(SOCKADDR *a, USHORT port)
+{
+	if (a->sa_family == AF_INET6)
+		((SOCKADDR_IN6 *)(void *)a)->sin6_port = port;
+	else
+		((SOCKADDR_IN *)(void *)a)->sin_port = port;
+}
+
+static inline size_t crd_inetaddr_len(const SOCKADDR *a)
+{
+	return a->sa_family == AF_INET6 ? 16 : 4;
+}
+
+/* Whether @a is the unspecified address (0.0.0.0 or ::). */
+static inline BOOL INETADDR_ISANY(const SOCKADDR *a)
+{
+	const UCHAR *p = INETADDR_ADDRESS(a);
+	size_t i;
+
+	for (i = 0; i < crd_inetaddr_len(a); i++)
+		if (p[i])
+			return FALSE;
+	return TRUE;
+}
+
+/* Whether @a is a loopback address (127.0.0.0/8 or ::1). */
+static inline BOOL INETADDR_ISLOOPBACK(const SOCKADDR *a)
+{
+	static const UCHAR one6[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	const UCHAR *p = INETADDR_ADDRESS(a);
+
+	if (a->sa_family == AF_INET6)
+		return memcmp(p, one6, sizeof(one6)) == 0;
+	return p[0] == 127;
+}
+
+/* Whether @a and @b are the same family and address (ports not compared). */
+static inline BOOL INETADDR_ISEQUAL(const SOCKADDR *a, const SOCKADDR *b)
+{
+	return a->sa_family == b->sa_family &&
+	       memcmp(INETADDR_ADDRESS(a), INETADDR_ADDRESS(b), crd_inetaddr_len(a)) == 0;
+}
+
+/*
+ * Set @a to the unspecified address of its family (AF_INET6 stays IPv6,
+ * anything else becomes AF_INET), port 0, the rest zeroed.
+ */
+static inline void INETADDR_SETANY(SOCKADDR *a)
+{
+	if (a->sa_family == AF_INET6) {
+		memset(a, 0, sizeof(SOCKADDR_IN6));
+		a->sa_family = AF_INET6;
+	} else {
+		memset(a, 0, sizeof(SOCKADDR_IN));
+		a->sa_family = AF_INET;
+	}
+}
+
+/* Set @a to the loopback address of its family (127.0.0.1 or ::1), port 0. */
+static inline void INETADDR_SETLOOPBACK(SOCKADDR *a)
+{
+	INETADDR_SETANY(a);
+	if (a->sa_family == AF_INET6)
+		((SOCKADDR_IN6 *)(void *)a)->sin6_addr.s6_addr[15] = 1;
+	else
+		((SOCKADDR_IN *)(void *)a)->sin_addr.s_addr = htonl(0x7f000001u);
+}
+
 #ifdef CONNREDIR_WINSOCK_INTERNAL
 /*
  * Not part of the API (no exported symbol): the pieces of WSARecvMsg's UDP
@@ -542,10 +940,145 @@ int crd_ws_cmsg_fit(const void *buf, size_t *len, size_t cap);
 int crd_ws_cmsg_append(void *buf, size_t *len, size_t cap, int level, int type,
 		       const void *data, size_t n);
 int crd_ws_flow_first(int fd, uint64_t ino, uint32_t handle, int remember);
+int crd_ws_native_error(int r, DWORD code);   /* a native -errno as a Winsock error */
 void crd_ws_flow_forget(int fd);
 #endif
 
 #ifdef __cplusplus
 }
-#endif
+
+/*
+ * C++: Windows code passes int * (Winsock's optlen and namelen) or unsigned
+ * long * (a DWORD on Windows) where Linux has socklen_t * and this header
+ * has LPDWORD (32 bits). These templates take those, convert through a
+ * 32-bit temporary and write the result back. They only match a pointer to
+ * int, long or unsigned long: socklen_t * and DWORD * go to the plain
+ * functions, and NULL / nullptr / 0 cannot be deduced as a pointer to any
+ * type, so they too go to the plain functions, never ambiguously.
+ */
+namespace connredir_ws {
+template <typename T> struct len_like { static const bool ok = false; };
+template <> struct len_like<int> { static const bool ok = true; };
+template <> struct len_like<long> { static const bool ok = true; };
+template <> struct len_like<unsigned long> { static const bool ok = true; };
+template <bool B, typename R> struct enable_if {};
+template <typename R> struct enable_if<true, R> { typedef R type; };
+
+/* A 32-bit copy of *p for the call, written back when it ends. */
+template <typename T, typename U> struct in_out {
+	T *p;
+	U v;
+	explicit in_out(T *q) : p(q), v(q ? (U)*q : (U)0) {}
+	~in_out() { if (p) *p = (T)v; }
+	U *get() { return p ? &v : (U *)0; }
+};
+} /* namespace connredir_ws */
+
+#define CRD_WS_LEN(T, R) typename connredir_ws::enable_if<connredir_ws::len_like<T>::ok, R>::type
+
+template <typename T>
+inline CRD_WS_LEN(T, int) connredir_ws_getsockopt(int s, int level, int name, void *val, T *len)
+{
+	connredir_ws::in_out<T, socklen_t> n(len);
+	return connredir_ws_getsockopt(s, level, name, val, n.get());
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, int) getsockname(int s, struct sockaddr *addr, T *len)
+{
+	connredir_ws::in_out<T, socklen_t> n(len);
+	return ::getsockname(s, addr, n.get());
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, int) getpeername(int s, struct sockaddr *addr, T *len)
+{
+	connredir_ws::in_out<T, socklen_t> n(len);
+	return ::getpeername(s, addr, n.get());
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, int) accept(int s, struct sockaddr *addr, T *len)
+{
+	connredir_ws::in_out<T, socklen_t> n(len);
+	return ::accept(s, addr, n.get());
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, ssize_t) recvfrom(int s, void *buf, size_t size, int flags,
+				       struct sockaddr *addr, T *len)
+{
+	connredir_ws::in_out<T, socklen_t> n(len);
+	return ::recvfrom(s, buf, size, flags, addr, n.get());
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, SOCKET) WSAAccept(SOCKET s, struct sockaddr *addr, T *len,
+				       LPCONDITIONPROC fn, DWORD_PTR data)
+{
+	connredir_ws::in_out<T, INT> n(len);
+	return ::WSAAccept(s, addr, n.get(), fn, data);
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, int) WSAIoctl(SOCKET s, DWORD code, LPVOID in, DWORD cb_in, LPVOID out,
+				   DWORD cb_out, T *bytes, LPWSAOVERLAPPED ov,
+				   LPWSAOVERLAPPED_COMPLETION_ROUTINE fn)
+{
+	connredir_ws::in_out<T, DWORD> n(bytes);
+	return ::WSAIoctl(s, code, in, cb_in, out, cb_out, n.get(), ov, fn);
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, BOOL) WSAGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED ov, T *bytes,
+						  BOOL wait, T *flags)
+{
+	connredir_ws::in_out<T, DWORD> n(bytes), f(flags);
+	return ::WSAGetOverlappedResult(s, ov, n.get(), wait, f.get());
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, int) WSASend(SOCKET s, LPWSABUF bufs, DWORD count, T *bytes, DWORD flags,
+				  LPWSAOVERLAPPED ov, LPWSAOVERLAPPED_COMPLETION_ROUTINE fn)
+{
+	connredir_ws::in_out<T, DWORD> n(bytes);
+	return ::WSASend(s, bufs, count, n.get(), flags, ov, fn);
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, int) WSASendTo(SOCKET s, LPWSABUF bufs, DWORD count, T *bytes, DWORD flags,
+				    const struct sockaddr *to, int tolen, LPWSAOVERLAPPED ov,
+				    LPWSAOVERLAPPED_COMPLETION_ROUTINE fn)
+{
+	connredir_ws::in_out<T, DWORD> n(bytes);
+	return ::WSASendTo(s, bufs, count, n.get(), flags, to, tolen, ov, fn);
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, int) WSARecv(SOCKET s, LPWSABUF bufs, DWORD count, T *bytes, T *flags,
+				  LPWSAOVERLAPPED ov, LPWSAOVERLAPPED_COMPLETION_ROUTINE fn)
+{
+	connredir_ws::in_out<T, DWORD> n(bytes), f(flags);
+	return ::WSARecv(s, bufs, count, n.get(), f.get(), ov, fn);
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, int) WSARecvFrom(SOCKET s, LPWSABUF bufs, DWORD count, T *bytes, T *flags,
+				      struct sockaddr *from, LPINT fromlen, LPWSAOVERLAPPED ov,
+				      LPWSAOVERLAPPED_COMPLETION_ROUTINE fn)
+{
+	connredir_ws::in_out<T, DWORD> n(bytes), f(flags);
+	return ::WSARecvFrom(s, bufs, count, n.get(), f.get(), from, fromlen, ov, fn);
+}
+
+template <typename T>
+inline CRD_WS_LEN(T, INT) WSASendMsg(SOCKET s, LPWSAMSG msg, DWORD flags, T *bytes,
+				     LPWSAOVERLAPPED ov, LPWSAOVERLAPPED_COMPLETION_ROUTINE fn)
+{
+	connredir_ws::in_out<T, DWORD> n(bytes);
+	return ::WSASendMsg(s, msg, flags, n.get(), ov, fn);
+}
+
+#undef CRD_WS_LEN
+#endif /* __cplusplus */
 #endif /* CONNREDIR_WINSOCK_H */

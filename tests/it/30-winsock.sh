@@ -6,7 +6,7 @@
 # both, each proxy sees each flow once, in weight order, and every WSAIoctl
 # answer follows the documented rules (size query, 2-byte buffer, short
 # buffer, bad pointer, overlapped event and routine, SET argument checks,
-# SET after connect). Sockets never redirected answer FWP_E_NOT_FOUND; a
+# SET after connect). Sockets never redirected answer WSAENOPROTOOPT; a
 # SET by a process that is not the flow's proxy answers WSAEACCES; forged
 # and replayed blobs WSAEINVAL.
 . "$(dirname "$0")/../lib.sh"
@@ -38,11 +38,11 @@ out=$(in_cg app "$WSPROXY" --local)
 label="never redirected, attached subtree"
 expect_line "$out" "unconnected_records=WSAENOTCONN/0" "$label"
 expect_line "$out" "unconnected_context=WSAENOTCONN/0" "$label"
-expect_line "$out" "direct_accepted_size=FWP_E_NOT_FOUND/0" "$label"
-expect_line "$out" "direct_accepted_records=FWP_E_NOT_FOUND/0" "$label"
-expect_line "$out" "direct_accepted_context=FWP_E_NOT_FOUND/0" "$label"
+expect_line "$out" "direct_accepted_size=WSAENOPROTOOPT/0" "$label"
+expect_line "$out" "direct_accepted_records=WSAENOPROTOOPT/0" "$label"
+expect_line "$out" "direct_accepted_context=WSAENOPROTOOPT/0" "$label"
 expect_line "$out" "direct_accepted_tiny=WSAEINVAL/0" "$label"
-expect_line "$out" "direct_connecting_records=FWP_E_NOT_FOUND/0" "$label"
+expect_line "$out" "direct_connecting_records=WSAENOPROTOOPT/0" "$label"
 expect_line "$out" "listener_records=WSAENOTCONN/0" "$label"
 expect_line "$out" "set_garbage=WSAEINVAL/0" "$label"
 expect_line "$out" "set_connected=WSAEISCONN/0" "$label"
@@ -133,9 +133,9 @@ bg app curl -s -o /dev/null --max-time 3 http://127.0.0.1:15001/
 wait "$BG_PID"
 wait_lines "$WORK/pa.log" 5
 l=$(tail -n1 "$WORK/pa.log")
-expect_field "$l" size FWP_E_NOT_FOUND/0 "never redirected (to A's listener)"
-expect_field "$l" records FWP_E_NOT_FOUND/0 "never redirected (to A's listener)"
-expect_field "$l" context FWP_E_NOT_FOUND/0 "never redirected (to A's listener)"
+expect_field "$l" size WSAENOPROTOOPT/0 "never redirected (to A's listener)"
+expect_field "$l" records WSAENOPROTOOPT/0 "never redirected (to A's listener)"
+expect_field "$l" context WSAENOPROTOOPT/0 "never redirected (to A's listener)"
 expect_field "$l" routine none "never redirected: failed at once, no completion routine"
 expect_field "$l" onward none "never redirected: nowhere to go"
 

@@ -7,7 +7,9 @@
 #    on the flow's first datagram, hands the records on with WSASendMsg
 #    (accepted), the answer is right and comes from 127.0.0.1#5353;
 # 2. one flow of three datagrams: the control messages come exactly once,
-#    on the first, and never the SO_MARK message the proxy did not ask for.
+#    on the first, and never the SO_MARK message the proxy did not ask for;
+# 3. the proxies ask for the messages with setsockopt(IP_WFP_REDIRECT_*,
+#    TRUE) as on Windows; a third one sets them FALSE and gets none.
 . "$(dirname "$0")/../lib.sh"
 
 WSUDP=$BUILD/examples/wfp-udp-proxy
@@ -83,3 +85,20 @@ for p in wa wb; do
 	check "$p: no SO_MARK message, no MSG_CTRUNC" bash -c "! grep -qE '^dgram.*(ctrunc=1|mark=1)' '$WORK/$p.log'"
 	check "$p: no datagram of an unknown flow" bash -c "! grep -q '^unknown' '$WORK/$p.log'"
 done
+
+# --- 3. setsockopt(IP_WFP_REDIRECT_*, FALSE) turns the messages off ---------------
+# A third proxy, last in the chain, sets both options FALSE on its listening
+# socket (IPPROTO_IP): its datagrams of the flow come without the messages,
+# so it has no original destination and forwards nothing.
+bg wc "$WSUDP" --name wc --listen 127.0.0.1:16103 --log "$WORK/wc.log" --ready "$WORK/wc.ready" --wfp-off
+wait_file "$WORK/wc.ready" || fail "proxy wc did not start"
+crd service add WC --proto udp --proxy 127.0.0.1:16103 --weight 5 --owner-cgroup wc >/dev/null
+bg app "$TOOLS/crd-udpecho" send --count 1 127.0.0.1:7001 >"$WORK/echo3.out"
+wait $BG_PID
+wait_lines "$WORK/wc.log" 2
+check "wc (messages off) got the flow's datagram: no WFP messages (wfp=0)" \
+	grep -q '^dgram proxy=wc .* wfp=0 ' "$WORK/wc.log"
+check "wc: so no original destination: the datagram of an unknown flow, nothing forwarded" \
+	bash -c "grep -q '^unknown proxy=wc' '$WORK/wc.log' && ! grep -q '^wfp' '$WORK/wc.log'"
+check "wa, the same proxy with the messages on, got this flow's messages" \
+	[ "$(grep -c '^wfp.*orig=127.0.0.1:7001' "$WORK/wa.log")" = 2 ]

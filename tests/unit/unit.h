@@ -22,9 +22,14 @@
 #ifndef CONNREDIR_TESTS_UNIT_H
 #define CONNREDIR_TESTS_UNIT_H
 
+#include <net/if.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static const char *unit_name_ = "main";
 static unsigned int unit_pass_, unit_fail_;
@@ -83,6 +88,31 @@ static int unit_done(void)
 	fprintf(stderr, "%u checks, %u passed, %u failed\n",
 		unit_pass_ + unit_fail_, unit_pass_, unit_fail_);
 	return unit_fail_ ? 1 : 0;
+}
+
+/*
+ * unit_own_netns - move this process into a network namespace of its own
+ * with loopback up, for checks that use TCP/UDP on 127.0.0.1. Returns 1, or
+ * 0 if that is not possible (not root): the caller prints a SKIP.
+ */
+__attribute__((unused))
+static int unit_own_netns(void)
+{
+	struct ifreq ifr;
+	int fd, ret;
+
+	if (unshare(CLONE_NEWNET))
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	ret = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+	ifr.ifr_flags |= IFF_UP;
+	if (ret)
+		ret = ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
 
 #endif /* CONNREDIR_TESTS_UNIT_H */
