@@ -87,6 +87,7 @@ PIDS+=($!)
 wait_file "$WORK/echo2.ready" || fail "second udp echo server did not start"
 crd service del UA >/dev/null
 udp_proxy uc 127.0.0.1:16003
+UC_PID=$UP_PID
 crd service add UC --proto udp --proxy 127.0.0.1:16003 --owner-cgroup uc --dport 7005 >/dev/null
 uflows() { crd status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["maps"]["crd_uflows_v2"])'; }
 u0=$(uflows)
@@ -111,6 +112,11 @@ eventually grep -q '^second' "$WORK/re.out"
 check "connected again to 7006 (no service): answered directly ($(sed -n 2p "$WORK/re.out"))" \
 	bash -c "grep -q '^second from=127.0.0.1:7006 b' '$WORK/re.out' && [ \$(grep -c '^hop' '$WORK/uc.log') = 1 ]"
 u2=$(uflows)
-check "the old connected flow ended at the second connect, socket still open ($u1 -> $u2)" [ "$u2" = "$u0" ]
+# The flow's records stay while UC's proxy still continues them on its
+# per-flow socket (docs/DESIGN.md, "Records that outlive their owner").
+kill "$UC_PID"
+wait "$UC_PID" 2>/dev/null
+check "the old connected flow ended at the second connect, socket still open: gone once UC's proxy let go ($u1 -> $u2 -> $(uflows))" \
+	eventually [ "$(uflows)" = "$u0" ]
 echo >"$WORK/go"
 wait "$re_pid"
