@@ -781,6 +781,10 @@ struct crd_redir {
 				   * of the new hop */
 	__u64 skip;               /* (crd_choose) slots skipped so far: their
 				   * proxy is down, --fail open */
+	__u64 flow_id;            /* out: the flow's id: its records' for a
+				   * flow that has them, else a new one, given
+				   * to the records made for it and to every
+				   * event about the decision */
 };
 
 /* An event about a connect decision described by @r (history @prev).
@@ -816,6 +820,7 @@ __noinline int crd_emit_decision(const struct crd_config *cfg, __u64 kind_svc,
 		__builtin_memcpy(ev->dst, prev->flow.orig_dst.ip6, sizeof(ev->dst));
 		ev->dport_be = prev->flow.orig_dst_port_be;
 	} else {
+		ev->flow_id = r->flow_id;
 		ev->app_pid = ev->caller_pid;
 		ev->app_uid = (__u32)bpf_get_current_uid_gid();
 		crd_process_comm(ev->comm);
@@ -1050,6 +1055,8 @@ __noinline int crd_choose_round(struct bpf_sock_addr *ctx, struct crd_redir *r,
 	r->self_pos = d->self_pos;
 	r->self_flags = d->self_implicit ? CRD_SVC_IMPLICIT : 0;
 	r->self_known = 1;   /* the next round need not ask again */
+	if (!r->flow_id)
+		r->flow_id = prev ? prev->flow.flow_id : crd_random64();
 	r->cont = d->cont;
 	n = order->n > CRD_MAX_SERVICES ? CRD_MAX_SERVICES : order->n;
 	bpf_loop(n, crd_decide_one, d, 0);
@@ -1307,6 +1314,8 @@ __noinline int crd_tcp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	fe->orphan = 0;
 	crd_fill_flow(&fe->flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_TCP, rd->nhops,
 		      rd->self_id, rd->cont, svc);
+	if (!prev && rd->flow_id)
+		fe->flow.flow_id = rd->flow_id;   /* the id its events carry */
 	return slot;
 }
 
@@ -1792,6 +1801,8 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	__builtin_memset(uf, 0, sizeof(*uf));
 	crd_fill_flow(&uf->e.flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_UDP, rd->nhops,
 		      rd->self_id, rd->cont, svc);
+	if (!prev && rd->flow_id)
+		uf->e.flow.flow_id = rd->flow_id;   /* the id its events carry */
 	now = bpf_ktime_get_ns();
 	cookie = bpf_get_socket_cookie(ctx);
 	uf->app_cookie = cookie;

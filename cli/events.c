@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -71,11 +72,32 @@ static const char *err_name(int e)
 	}
 }
 
+/* The wall-clock time of CLOCK_MONOTONIC @mono_ns, ISO 8601 UTC with
+ * microseconds. */
+static const char *wall_time(unsigned long long mono_ns, char *buf, size_t len)
+{
+	struct timespec rt, mt;
+	long long off;
+	time_t sec;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	off = ((long long)rt.tv_sec - mt.tv_sec) * 1000000000LL + (rt.tv_nsec - mt.tv_nsec);
+	mono_ns += off;
+	sec = mono_ns / 1000000000ULL;
+	gmtime_r(&sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06lluZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (mono_ns % 1000000000ULL) / 1000);
+	return buf;
+}
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct reader *r = ctx;
 	const struct crd_event *ev = data;
-	char dst[64], nb[16], comm[17], chain[256] = "";
+	char dst[64], nb[16], comm[17], chain[256] = "", tbuf[96];
 	const char *svc;
 	unsigned i, n;
 
@@ -90,8 +112,10 @@ static int on_event(void *ctx, void *data, size_t len)
 	n = ev->nhops > CRD_MAX_HOPS ? CRD_MAX_HOPS : ev->nhops;
 	crd_fmt_ep(ev->dst, ev->dport_be, dst, sizeof(dst));
 	if (r->json) {
-		printf("{\"ts_ns\":%llu,\"event\":\"%s\",\"service_id\":%u,\"service\":",
-		       (unsigned long long)ev->ts_ns, kind_name(ev->kind), ev->service_id);
+		printf("{\"ts_ns\":%llu,\"time\":\"%s\",\"event\":\"%s\",\"service_id\":%u,"
+		       "\"service\":", (unsigned long long)ev->ts_ns,
+		       wall_time(ev->ts_ns, tbuf, sizeof(tbuf)), kind_name(ev->kind),
+		       ev->service_id);
 		json_str(stdout, svc);
 		printf(",\"state\":\"%s\",\"errno\":%d,\"error\":\"%s\",\"app_pid\":%u,"
 		       "\"app_uid\":%u,\"app_comm\":", connredir_state_name(ev->state),
@@ -112,7 +136,8 @@ static int on_event(void *ctx, void *data, size_t len)
 			snprintf(chain + l, sizeof(chain) - l, "%s%s", i ? ">" : "",
 				 crd_svc_name(r->svcs, ev->hops[i], nb, sizeof(nb)));
 		}
-		printf("%s%-11s%s %-14s %-29s app=%s/%s uid=%u dst=%s chain=%s%s%s%s%s\n",
+		printf("%s %s%-11s%s %-14s %-29s app=%s/%s uid=%u dst=%s chain=%s%s%s%s%s "
+		       "flow=%016llx\n", wall_time(ev->ts_ns, tbuf, sizeof(tbuf)),
 		       r->color ? (ev->kind == CRD_EV_REDIRECTED ? "\033[32m" :
 				   ev->kind == CRD_EV_PASSED ? "" : "\033[33m") : "",
 		       kind_name(ev->kind), r->color ? "\033[0m" : "",
@@ -121,7 +146,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		       (snprintf(nb, sizeof(nb), "%u", ev->app_pid), nb), ev->app_uid, dst,
 		       chain[0] ? chain : "-", ev->err ? " error=" : "", ev->err ? err_name(ev->err) : "",
 		       crd_cont_implicit(ev->cont) ? " via=" : "",
-		       crd_cont_implicit(ev->cont) ? crd_cont_name(ev->cont) : "");
+		       crd_cont_implicit(ev->cont) ? crd_cont_name(ev->cont) : "",
+		       (unsigned long long)ev->flow_id);
 	}
 	r->seen++;
 	if (r->max && r->seen >= r->max)

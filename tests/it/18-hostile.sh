@@ -89,6 +89,11 @@ sleep 0.3
 stop "$EVP"
 check "optmem: events say no-state, ECONNREFUSED for FC and no error for FO" \
 	[ "$(grep -c '"event":"no-state","service_id":[0-9]*,"service":"FC".*"error":"ECONNREFUSED"' "$WORK/events1.json")/$(grep -c '"event":"no-state","service_id":[0-9]*,"service":"FO".*"errno":0,' "$WORK/events1.json")" = 1/1 ]
+check "optmem: every event has a wall-clock time and a flow id" python3 -c '
+import json, re, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+sys.exit(not evs or any(not re.match(r"20\d\d-\d\d-\d\dT", e.get("time", "")) or
+                        e["flow_id"] == "0" * 16 for e in evs))' "$WORK/events1.json"
 check "optmem: no redirected event for either" \
 	bash -c "! grep -q '\"event\":\"redirected\"' '$WORK/events1.json'"
 
