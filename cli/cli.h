@@ -112,6 +112,22 @@ int crd_inst_read_counters(const struct crd_inst *in, struct crd_config *cfg,
 /* Sum a per-CPU counter map entry: @out gets @nvals u64 summed over CPUs. */
 int crd_inst_sum_percpu(int map_fd, uint32_t key, uint64_t *out, size_t nvals);
 
+/* The proxy of a service as the kernel sees it (proxycheck.c). */
+struct crd_proxy_state {
+	bool up;            /* its flows go to a listener of its proxy */
+	pid_t pid;          /* the process holding its proxy address (0: none) */
+	const char *why;    /* (!up) a sentence for the operator */
+};
+
+/*
+ * crd_proxy_check - find the socket on service @s's proxy address (in this
+ * network namespace), the process that holds it, and whether the kernel
+ * takes it as @s's proxy (claimed for it, or bound by its identity). Needs
+ * root (pidfd_getfd). Fills @ps.
+ */
+void crd_proxy_check(const struct crd_inst *in, const struct crd_service svcs[CRD_MAX_SERVICES],
+		     const struct crd_service *s, struct crd_proxy_state *ps);
+
 /* Entries of a hash map; of a socket-storage map (through an iterator). */
 long crd_map_count_hash(int map_fd, size_t key_size);
 long crd_map_count_sk_storage(int map_fd);

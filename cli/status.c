@@ -60,6 +60,7 @@ int status_main(int argc, char **argv)
 	struct crd_order order;
 	struct crd_config cfg;
 	struct crd_inst in;
+	struct crd_proxy_state px[CRD_MAX_SERVICES];
 	long n_pend, n_flows, n_sk, n_conn, n_uflows, n_ukey, n_urep, n_usk;
 	bool json = false;
 	__u32 i;
@@ -94,6 +95,8 @@ int status_main(int argc, char **argv)
 	n_ukey = crd_map_count_hash(in.ukey_fd, sizeof(struct crd_ukey));
 	n_urep = crd_map_count_hash(in.urep_fd, sizeof(struct crd_urep_key));
 	n_usk = crd_map_count_sk_storage(in.usk_fd);
+	for (i = 0; !err && i < order.n; i++)
+		crd_proxy_check(&in, svcs, &svcs[order.slot[i] % CRD_MAX_SERVICES], &px[i]);
 	crd_inst_close(&in);
 	if (err) {
 		crd_err("instance '%s': reading maps: %s", crd_instance, strerror(-err));
@@ -136,6 +139,16 @@ int status_main(int argc, char **argv)
 			for (s = 0; s < 4; s++)
 				printf("%s\"%s\":%llu", s ? "," : "", crd_state_keys[s],
 				       (unsigned long long)ss[slot].passed[s]);
+			printf("},\"proxy\":{\"up\":%s,\"pid\":", px[i].up ? "true" : "false");
+			if (px[i].pid)
+				printf("%d", (int)px[i].pid);
+			else
+				fputs("null", stdout);
+			fputs(",\"why\":", stdout);
+			if (px[i].why)
+				json_str(stdout, px[i].why);
+			else
+				fputs("null", stdout);
 			printf("}}");
 		}
 		printf("]}\n");
@@ -165,6 +178,18 @@ int status_main(int argc, char **argv)
 			       (unsigned long long)ss[slot].passed[1],
 			       (unsigned long long)ss[slot].passed[3],
 			       (unsigned long long)ss[slot].hop_guard);
+		}
+		printf("\nproxies:\n");
+		for (i = 0; i < order.n; i++) {
+			__u32 slot = order.slot[i] % CRD_MAX_SERVICES;
+
+			if (px[i].up)
+				printf("  %-16s up (pid %d)\n", svcs[slot].name, (int)px[i].pid);
+			else if (px[i].pid)
+				printf("  %-16s down: pid %d holds its address, but %s\n",
+				       svcs[slot].name, (int)px[i].pid, px[i].why);
+			else
+				printf("  %-16s down: %s\n", svcs[slot].name, px[i].why);
 		}
 		printf("\n");
 	}

@@ -240,6 +240,33 @@ static int setup_signals(struct signals *s)
 }
 
 /* The loop: until SIGTERM and the last flow, or --drain-timeout. */
+/*
+ * The instance may have been detached and attached again (its maps, and so
+ * the claims, are new): claim the listeners again every RECLAIM_MS, so the
+ * proxy is the service's proxy again without a restart. Said once when a
+ * claim fails and once when it holds again.
+ */
+#define RECLAIM_MS 2000
+static void reclaim(const char *service)
+{
+	static uint64_t last;
+	static bool failing;
+	const char *which = NULL;
+	int err;
+
+	if (events_now() - last < (uint64_t)RECLAIM_MS * 1000000)
+		return;
+	last = events_now();
+	err = dispatch_claim(service, &which);
+	if (err && !failing)
+		log_warn("service '%s': --listen '%s': claiming the listener again: %s "
+			 "(is the instance attached, the service there?)", service, which,
+			 strerror(-err));
+	else if (!err && failing)
+		log_warn("service '%s': the listeners are claimed again", service);
+	failing = !!err;
+}
+
 static void run(const struct proxy_conf *conf, struct signals *sig)
 {
 	uint64_t drain_end = 0;
@@ -247,6 +274,9 @@ static void run(const struct proxy_conf *conf, struct signals *sig)
 
 	for (;;) {
 		int t = flow_timeout_ms(), u = dispatch_timeout_ms();
+
+		if (!conf->no_claim && (t < 0 || t > RECLAIM_MS))
+			t = RECLAIM_MS;
 
 		if (u >= 0 && (t < 0 || u < t))
 			t = u;
@@ -267,6 +297,8 @@ static void run(const struct proxy_conf *conf, struct signals *sig)
 		udp_expire();
 		flow_reap();
 		dispatch_update();
+		if (!conf->no_claim && !draining)
+			reclaim(conf->service);
 		if (sig->terms && !draining) {
 			draining = true;
 			drain_end = events_now() + conf->drain_timeout_ns;
