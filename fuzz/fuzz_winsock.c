@@ -37,8 +37,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONNREDIR_WINSOCK_INTERNAL   /* WSARecvMsg's UDP control-message helpers */
 #include <connredir/winsock.h>
+#include "winsock_int.h"   /* not API: WSARecvMsg's UDP control-message helpers */
 
 #include "fuzz.h"
 

@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONNREDIR_WINSOCK_INTERNAL   /* the UDP helpers, linked statically */
 #include <connredir/winsock.h>
+#include "winsock_int.h"   /* not API: the cmsg codec and the flow table (static link) */
 #include "unit.h"
 
 #ifndef SO_RCVMARK

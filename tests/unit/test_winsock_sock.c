@@ -19,8 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONNREDIR_WINSOCK_INTERNAL   /* crd_ws_native_error, linked statically */
 #include <connredir/winsock.h>
+#include "winsock_int.h"   /* not API: crd_ws_native_error (static link) */
 #include "unit.h"
 
 #ifndef SO_RCVMARK

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * winsock_sock.c - the Winsock calls a proxy written for Windows makes
- * around the redirect codes (winsock.h): WSASocket, WSAConnect, WSAAccept,
+ * socket.c - the Winsock calls a proxy written for Windows makes around
+ * the redirect codes (winsock.h): WSAStartup, WSACleanup, WSASocket,
+ * closesocket, WSAConnect, WSAAccept,
  * WSASend/WSASendTo/WSARecv/WSARecvFrom, ioctlsocket, and select(),
  * setsockopt() and getsockopt() with Winsock's rules. Each is the libc call
  * underneath, with Winsock's errors in WSAGetLastError(); none emulates
@@ -14,14 +15,12 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CONNREDIR_WINSOCK_NO_REDIRECT /* libc's select/setsockopt/getsockopt here */
-#include <connredir/winsock.h>
-
+#include "crd_export.h"
 #include "winsock_int.h"
-
-#define WS_IOV_STACK 8
 
 /* Fail with Winsock error @w: SOCKET_ERROR (also INVALID_SOCKET: both -1). */
 static int ws_fail(int w)
@@ -37,6 +36,65 @@ static int ws_fail_errno(void)
 }
 
 /* ---- Sockets ------------------------------------------------------------------ */
+
+/* 0 if @s is a socket (its inode number in *@ino if not NULL), else WSAENOTSOCK. */
+int crd_ws_socket_ino(SOCKET s, uint64_t *ino)
+{
+	struct stat st;
+
+	if (s < 0 || fstat(s, &st) || !S_ISSOCK(st.st_mode))
+		return WSAENOTSOCK;
+	if (ino)
+		*ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
+int crd_ws_sockopt_int(SOCKET s, int opt, int *v)
+{
+	socklen_t len = sizeof(*v);
+
+	*v = 0;
+	return getsockopt(s, SOL_SOCKET, opt, v, &len) ? crd_ws_from_errno(errno) : 0;
+}
+
+CRD_EXPORT int closesocket(SOCKET s)
+{
+	int saved = errno, err = crd_ws_socket(s);
+
+	if (!err)
+		crd_ws_flow_forget(s);
+	if (!err && close(s) && errno != EINTR)
+		err = crd_ws_from_errno(errno);
+	if (err) {
+		crd_ws_set_last(err);
+		return SOCKET_ERROR;
+	}
+	errno = saved;
+	return 0;
+}
+
+CRD_EXPORT int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData)
+{
+	WORD v = wVersionRequested;
+
+	if (!lpWSAData)
+		return WSAEFAULT;
+	if ((v & 0xff) < 1)
+		return WSAVERNOTSUPPORTED;
+	if ((v & 0xff) > 2 || ((v & 0xff) == 2 && (v >> 8) > 2))
+		v = MAKEWORD(2, 2);
+	memset(lpWSAData, 0, sizeof(*lpWSAData));
+	lpWSAData->wVersion = v;
+	lpWSAData->wHighVersion = MAKEWORD(2, 2);
+	strcpy(lpWSAData->szDescription, "connredir Winsock compatibility");
+	strcpy(lpWSAData->szSystemStatus, "Running");
+	return 0;
+}
+
+CRD_EXPORT int WSACleanup(void)
+{
+	return 0;
+}
 
 static SOCKET ws_socket_flags(int af, int type, int protocol, const void *info, GROUP g,
 			      DWORD flags)
@@ -128,7 +186,7 @@ CRD_EXPORT SOCKET WSAAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
 static int ws_xfer(SOCKET s, int send, LPWSABUF bufs, DWORD count, struct sockaddr *name,
 		   int *namelen, int flags, DWORD *n, int *out_flags)
 {
-	struct iovec small[WS_IOV_STACK], *heap = NULL;
+	struct iovec small[CRD_WS_IOV_STACK], *heap = NULL;
 	WSAMSG m = { .name = name, .namelen = namelen ? *namelen : 0, .lpBuffers = bufs,
 		     .dwBufferCount = count };
 	struct msghdr mh;
