@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * fuzz_winsock.c - libFuzzer target for winsock.h and lib/winsock.c: the
+ * fuzz_winsock.c - libFuzzer target for winsock.h and libconnredir-winsock: the
  * WSA_CMSG_* walk, the control-message handling of WSASendMsg and
  * WSARecvMsg, and WSAIoctl's buffer and size rules.
  *
