@@ -2,12 +2,14 @@
 /*
  * call.c - what every Winsock call does around its work: caller memory is
  * read and written through the kernel (a bad pointer is WSAEFAULT, not a
- * crash), the byte count and the overlapped structure are checked first
+ * crash), the socket is checked, the byte count and the overlapped
+ * structure are checked first
  * and completed last (its event signalled or its routine called), and the
  * last error is set. Overlapped I/O itself is not emulated.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -65,6 +67,33 @@ int crd_ws_copy(void *dst, const void *src, size_t n, int to_caller)
 int crd_ws_put_dword(LPDWORD p, DWORD v)
 {
 	return crd_ws_copy(p, &v, sizeof(v), 1);
+}
+
+/* ---- Checking the socket ------------------------------------------------------ */
+
+/* 0 if @s is a socket (its inode number in *@ino if not NULL), else WSAENOTSOCK. */
+int crd_ws_socket_ino(SOCKET s, uint64_t *ino)
+{
+	struct stat st;
+
+	if (s < 0 || fstat(s, &st) || !S_ISSOCK(st.st_mode))
+		return WSAENOTSOCK;
+	if (ino)
+		*ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
+int crd_ws_socket(SOCKET s)
+{
+	return crd_ws_socket_ino(s, NULL);
+}
+
+int crd_ws_sockopt_int(SOCKET s, int opt, int *v)
+{
+	socklen_t len = sizeof(*v);
+
+	*v = 0;
+	return getsockopt(s, SOL_SOCKET, opt, v, &len) ? crd_ws_from_errno(errno) : 0;
 }
 
 /* ---- Completing a call ------------------------------------------------------- */

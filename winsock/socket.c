@@ -37,26 +37,6 @@ static int ws_fail_errno(void)
 
 /* ---- Sockets ------------------------------------------------------------------ */
 
-/* 0 if @s is a socket (its inode number in *@ino if not NULL), else WSAENOTSOCK. */
-int crd_ws_socket_ino(SOCKET s, uint64_t *ino)
-{
-	struct stat st;
-
-	if (s < 0 || fstat(s, &st) || !S_ISSOCK(st.st_mode))
-		return WSAENOTSOCK;
-	if (ino)
-		*ino = (uint64_t)st.st_ino;
-	return 0;
-}
-
-int crd_ws_sockopt_int(SOCKET s, int opt, int *v)
-{
-	socklen_t len = sizeof(*v);
-
-	*v = 0;
-	return getsockopt(s, SOL_SOCKET, opt, v, &len) ? crd_ws_from_errno(errno) : 0;
-}
-
 CRD_EXPORT int closesocket(SOCKET s)
 {
 	int saved = errno, err = crd_ws_socket(s);
@@ -94,6 +74,13 @@ CRD_EXPORT int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData)
 CRD_EXPORT int WSACleanup(void)
 {
 	return 0;
+}
+
+void crd_ws_reset(void)
+{
+	crd_ws_events_reset();
+	crd_ws_flows_reset();
+	crd_ws_copy_reset();
 }
 
 static SOCKET ws_socket_flags(int af, int type, int protocol, const void *info, GROUP g,

@@ -8,7 +8,7 @@
  * The files, one concern each:
  *   error.c    errno <-> Winsock errors, the last error, native errors
  *   call.c     one call's bookkeeping: checked copies of caller memory,
- *              the count and the overlapped structure
+ *              the socket checks, the count and the overlapped structure
  *   event.c    WSAEVENTs (the event table)
  *   socket.c   sockets, data calls, select, socket options, closesocket
  *   ioctl.c    WSAIoctl, WSAGetOverlappedResult
@@ -95,6 +95,15 @@ int crd_ws_call_end(struct crd_ws_call *c, int err, DWORD n);
 /* Fail a data call given a WSAOVERLAPPED or routine: WSAEOPNOTSUPP. */
 int crd_ws_no_overlapped(void);
 
+/* 0 if @s is a socket (its inode number in *@ino if not NULL), else WSAENOTSOCK. */
+int crd_ws_socket_ino(SOCKET s, uint64_t *ino);
+
+/* 0 if @s is a socket, else WSAENOTSOCK. */
+int crd_ws_socket(SOCKET s);
+
+/* The SOL_SOCKET option @opt of @s in *@v: 0 or a Winsock error. */
+int crd_ws_sockopt_int(SOCKET s, int opt, int *v);
+
 /* ---- event.c ---------------------------------------------------------------- */
 
 /* Signal event @h if it is live (an overlapped call completed); errno kept. */
@@ -102,20 +111,6 @@ void crd_ws_event_signal(WSAEVENT h);
 
 /* Close every event and free the table: every handle is stale after (tests). */
 void crd_ws_events_reset(void);
-
-/* ---- socket.c --------------------------------------------------------------- */
-
-/* 0 if @s is a socket (its inode number in *@ino if not NULL), else WSAENOTSOCK. */
-int crd_ws_socket_ino(SOCKET s, uint64_t *ino);
-
-/* 0 if @s is a socket, else WSAENOTSOCK. */
-static inline int crd_ws_socket(SOCKET s)
-{
-	return crd_ws_socket_ino(s, NULL);
-}
-
-/* The SOL_SOCKET option @opt of @s in *@v: 0 or a Winsock error. */
-int crd_ws_sockopt_int(SOCKET s, int opt, int *v);
 
 /* ---- redirect.c ------------------------------------------------------------- */
 
@@ -224,14 +219,13 @@ int crd_ws_wfp_option(SOCKET s, int optname, int set, int *on);
 /* Forget every socket and flow (tests). */
 void crd_ws_flows_reset(void);
 
-/* ---- all of it -------------------------------------------------------------- */
+/* ---- socket.c --------------------------------------------------------------- */
 
-/* Back to the state at load: no event, no socket remembered (tests). */
-static inline void crd_ws_reset(void)
-{
-	crd_ws_events_reset();
-	crd_ws_flows_reset();
-	crd_ws_copy_reset();
-}
+/*
+ * Back to the state at load: no event, no socket remembered, copies through
+ * the kernel tried again (tests; WSACleanup keeps the state, as Windows
+ * keeps its handles until the last WSACleanup).
+ */
+void crd_ws_reset(void);
 
 #endif
