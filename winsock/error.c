@@ -158,6 +158,7 @@ CRD_EXPORT void WSASetLastError(int iError)
 {
 	crd_ws_set_last(iError);
 }
+
 /* ---- Native errors ----------------------------------------------------------- */
 
 /*

@@ -12,6 +12,10 @@
 #include "crd_export.h"
 #include "winsock_int.h"
 
+/*
+ * SIO_GET_EXTENSION_FUNCTION_POINTER: WSARecvMsg or WSASendMsg for the GUID
+ * at @in; the overlapped-only extensions are WSAEOPNOTSUPP, others WSAEINVAL.
+ */
 static int ws_extension(const void *in, DWORD cb_in, void *out, DWORD cb_out, DWORD *n)
 {
 	static const GUID recvmsg_id = WSAID_WSARECVMSG, sendmsg_id = WSAID_WSASENDMSG;
