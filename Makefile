@@ -38,7 +38,7 @@ VERSION := 0.1.0
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	   -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Ilib -Ibpf -I$(B) \
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Icommon -Ilib -Ibpf -I$(B) \
 	   -DCONNREDIR_VERSION=\"$(VERSION)\"
 LDLIBS_BPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 
@@ -58,6 +58,12 @@ LIB_OBJS  := $(LIB_SRCS:%.c=$(B)/pic/%.o)
 LIB_A     := $(B)/libconnredir.a
 LIB_SO    := $(B)/libconnredir.so.$(SONAME_MAJOR)
 
+# libconnredir-winsock: the Windows way (winsock.h), over libconnredir.
+WS_SRCS   := $(wildcard winsock/*.c)
+WS_OBJS   := $(WS_SRCS:%.c=$(B)/pic/%.o)
+WS_A      := $(B)/libconnredir-winsock.a
+WS_SO     := $(B)/libconnredir-winsock.so.$(SONAME_MAJOR)
+
 PARSE_OBJ := $(B)/obj/lib/parse.o
 
 CLI_SRCS  := $(wildcard cli/*.c)
@@ -71,6 +77,8 @@ PROXY      := $(if $(PROXY_SRCS),$(B)/connredir-proxy)
 TOOLS     := $(patsubst tests/tools/%.c,$(B)/tools/%,$(wildcard tests/tools/*.c))
 EXAMPLES  := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 UNITS     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
+WS_EXAMPLES := $(filter $(B)/examples/wfp-%,$(EXAMPLES))
+WS_UNITS  := $(filter $(B)/unit/test_winsock%,$(UNITS))
 FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
 SKEL      := $(B)/connredir.skel.h $(B)/crd_iter.skel.h
@@ -81,7 +89,7 @@ TEST_BPF  := $(B)/tests/foreign.bpf.o
 .PHONY: all deps test test-load demo fuzz bench clean check-root \
 	run-test run-test-load run-demo run-fuzz
 .SECONDARY:
-all: $(CLI) $(PROXY) $(LIB_A) $(LIB_SO) $(TOOLS) $(EXAMPLES) $(UNITS) $(TEST_BPF)
+all: $(CLI) $(PROXY) $(LIB_A) $(LIB_SO) $(WS_A) $(WS_SO) $(TOOLS) $(EXAMPLES) $(UNITS) $(TEST_BPF)
 
 # ---- Debian packages -------------------------------------------------------
 # Building never installs system packages. A goal that builds first checks
@@ -130,7 +138,7 @@ $(B)/%.skel.h: $(B)/bpf/%.bpf.o
 
 # ---- library ---------------------------------------------------------------
 
-$(B)/pic/%.o: %.c $(wildcard include/connredir/*.h lib/*.h) bpf/crd_maps.h
+$(B)/pic/%.o: %.c $(wildcard include/connredir/*.h common/*.h lib/*.h winsock/*.h) bpf/crd_maps.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
@@ -145,9 +153,21 @@ $(LIB_SO): $(LIB_OBJS) lib/libconnredir.map
 		-Wl,--version-script=lib/libconnredir.map -o $@ $(LIB_OBJS)
 	$(Q)ln -sf libconnredir.so.$(SONAME_MAJOR) $(B)/libconnredir.so
 
+$(WS_A): $(WS_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Needs libconnredir.so.1 (the native calls under the WFP codes).
+$(WS_SO): $(WS_OBJS) winsock/libconnredir-winsock.map $(LIB_SO)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libconnredir-winsock.so.$(SONAME_MAJOR) \
+		-Wl,--version-script=winsock/libconnredir-winsock.map -o $@ $(WS_OBJS) \
+		-L$(B) -lconnredir
+	$(Q)ln -sf libconnredir-winsock.so.$(SONAME_MAJOR) $(B)/libconnredir-winsock.so
+
 # ---- CLI -------------------------------------------------------------------
 
-$(B)/obj/%.o: %.c $(wildcard include/connredir/*.h) $(wildcard lib/*.h) \
+$(B)/obj/%.o: %.c $(wildcard include/connredir/*.h common/*.h lib/*.h) \
 		$(wildcard cli/*.h) $(wildcard proxy/*.h) bpf/crd_maps.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -172,23 +192,35 @@ $(B)/tools/%: tests/tools/%.c $(LIB_A) $(PARSE_OBJ)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(LIB_A) -pthread
 
-# Examples use only the public headers and the library.
+# Examples use only the public headers and the libraries; the wfp-* ones
+# (and the Winsock unit tests, which also reach its internal header) link
+# libconnredir-winsock before libconnredir.
+$(WS_EXAMPLES) $(WS_UNITS): $(WS_A)
+$(WS_EXAMPLES) $(WS_UNITS): WS_LINK := $(WS_A)
+$(WS_UNITS): CFLAGS += -Iwinsock
+
 $(B)/examples/%: examples/%.c $(LIB_A)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) -pthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(WS_LINK) $(LIB_A) -pthread
 
 $(B)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_A) $(PARSE_OBJ)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(LIB_A) -pthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(WS_LINK) $(LIB_A) -pthread
 
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	      -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -Ibpf -I$(B)
+	      -std=gnu11 -D_GNU_SOURCE -Iinclude -Icommon -Ilib -Ibpf -I$(B)
 $(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h lib/parse.c $(LIB_SRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< lib/parse.c $(LIB_SRCS)
+
+$(B)/fuzz/fuzz_winsock: fuzz/fuzz_winsock.c fuzz/fuzz.h $(LIB_SRCS) $(WS_SRCS) \
+		$(wildcard winsock/*.h)
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Iwinsock -o $@ $< $(LIB_SRCS) $(WS_SRCS)
 
 # The CLI's parsers: only what they need (no BPF, no libbpf, no root).
 FUZZ_CLI_DEPS := fuzz/fuzz.h fuzz/fuzz_svc.h cli/cli.h cli/config.h lib/parse.h bpf/crd_maps.h

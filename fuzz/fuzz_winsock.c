@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * fuzz_winsock.c - libFuzzer target for winsock.h and lib/winsock.c: the
+ * fuzz_winsock.c - libFuzzer target for winsock.h and libconnredir-winsock: the
  * WSA_CMSG_* walk, the control-message handling of WSASendMsg and
  * WSARecvMsg, and WSAIoctl's buffer and size rules.
  *
@@ -37,8 +37,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONNREDIR_WINSOCK_INTERNAL   /* WSARecvMsg's UDP control-message helpers */
 #include <connredir/winsock.h>
+#include "winsock_int.h"   /* not API: WSARecvMsg's UDP control-message helpers */
 
 #include "fuzz.h"
 

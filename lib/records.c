@@ -10,7 +10,7 @@
 #include <connredir/connredir.h>
 #include "crd_maps.h"
 
-#define CRD_EXPORT __attribute__((visibility("default")))
+#include "crd_export.h"
 
 _Static_assert(sizeof(struct crd_blob) <= CONNREDIR_RECORDS_MAX, "blob fits 1 KiB");
 _Static_assert(CRD_MAX_HOPS == CONNREDIR_MAX_HOPS, "one hop limit");

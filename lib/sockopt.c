@@ -9,7 +9,7 @@
 
 #include <connredir/connredir.h>
 
-#define CRD_EXPORT __attribute__((visibility("default")))
+#include "crd_export.h"
 
 #ifndef SO_ORIGINAL_DST
 #define SO_ORIGINAL_DST 80

@@ -16,7 +16,7 @@
 
 #include <connredir/connredir.h>
 
-#define CRD_EXPORT __attribute__((visibility("default")))
+#include "crd_export.h"
 
 #ifndef SO_RCVMARK
 #define SO_RCVMARK 75

@@ -10,7 +10,9 @@
 #                                  connredir-apply-dir: tools for root
 #                                  (their man pages are in section 8), so sbin
 #   LIBDIR       $(PREFIX)/lib     libconnredir.a, libconnredir.so.1 and the
-#                                  libconnredir.so link; pkgconfig/connredir.pc
+#                                  libconnredir.so link, the same three of
+#                                  libconnredir-winsock; pkgconfig/connredir.pc
+#                                  and pkgconfig/connredir-winsock.pc
 #   INCLUDEDIR   $(PREFIX)/include connredir/*.h, the public headers
 #   MANDIR       $(PREFIX)/share/man  man/*.N into manN/
 #   SYSCONFDIR   /etc              connredir/connredir.conf.example and
@@ -21,7 +23,7 @@
 #                                  connredir-proxy@.service (never enabled)
 #   COMPLETIONDIR $(PREFIX)/share/bash-completion/completions  connredir
 #
-# The systemd units and connredir.pc are made from templates (@BINDIR@,
+# The systemd units and the .pc files are made from templates (@BINDIR@,
 # @SYSCONFDIR@, ...) at install time, so they name the installed paths.
 
 PREFIX        ?= /usr/local
@@ -48,10 +50,10 @@ INST_BINS    := $(CLI) $(PROXY) dist/connredir-apply-dir
 INST_HEADERS := $(wildcard include/connredir/*.h)
 INST_MANS    := $(wildcard man/*.[1-8])
 INST_UNITS   := $(patsubst dist/systemd/%.in,$(B)/dist/systemd/%,$(wildcard dist/systemd/*.in))
-INST_PC      := $(B)/connredir.pc
+INST_PC      := $(B)/connredir.pc $(B)/connredir-winsock.pc
 INST_EXAMPLES := dist/connredir.conf dist/proxy-firewall.conf
 
-# Paths in connredir.pc relative to ${prefix} when they are under it, so
+# Paths in the .pc files relative to ${prefix} when they are under it, so
 # `pkg-config --define-prefix` / `--define-variable=prefix=` can move them.
 pc_rel = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 
@@ -63,7 +65,7 @@ SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 .PHONY: install uninstall install-gen FORCE
 
 # Made again at every install: they depend on the directory variables.
-$(INST_PC): mk/connredir.pc.in FORCE
+$(INST_PC): $(B)/%.pc: mk/%.pc.in FORCE
 	$(Q)mkdir -p $(@D)
 	$(Q)$(SUBST) $< > $@.tmp && mv $@.tmp $@
 
@@ -73,15 +75,16 @@ $(B)/dist/systemd/%: dist/systemd/%.in FORCE
 
 install-gen: $(INST_PC) $(INST_UNITS)
 
-install: $(INST_BINS) $(LIB_A) $(LIB_SO) install-gen
+install: $(INST_BINS) $(LIB_A) $(LIB_SO) $(WS_A) $(WS_SO) install-gen
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX) $(DESTDIR)$(SYSCONFDIR))
 	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/connredir $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(SYSCONFDIR)/connredir
 	$(Q)install -m 0755 $(INST_BINS) $(DESTDIR)$(BINDIR)/
-	$(Q)install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
-	$(Q)install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 0644 $(LIB_A) $(WS_A) $(DESTDIR)$(LIBDIR)/
+	$(Q)install -m 0755 $(LIB_SO) $(WS_SO) $(DESTDIR)$(LIBDIR)/
 	$(Q)ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/libconnredir.so
+	$(Q)ln -sf $(notdir $(WS_SO)) $(DESTDIR)$(LIBDIR)/libconnredir-winsock.so
 	$(Q)install -m 0644 $(INST_PC) $(DESTDIR)$(PKGCONFIGDIR)/
 	$(Q)install -m 0644 $(INST_HEADERS) $(DESTDIR)$(INCLUDEDIR)/connredir/
 	$(Q)for m in $(INST_MANS); do \
@@ -100,7 +103,10 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(BINDIR)/connredir $(DESTDIR)$(BINDIR)/connredir-proxy \
 		$(DESTDIR)$(BINDIR)/connredir-apply-dir \
 		$(DESTDIR)$(LIBDIR)/libconnredir.a $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO)) \
-		$(DESTDIR)$(LIBDIR)/libconnredir.so $(DESTDIR)$(PKGCONFIGDIR)/connredir.pc \
+		$(DESTDIR)$(LIBDIR)/libconnredir.so \
+		$(DESTDIR)$(LIBDIR)/libconnredir-winsock.a $(DESTDIR)$(LIBDIR)/$(notdir $(WS_SO)) \
+		$(DESTDIR)$(LIBDIR)/libconnredir-winsock.so \
+		$(addprefix $(DESTDIR)$(PKGCONFIGDIR)/,$(notdir $(INST_PC))) \
 		$(addprefix $(DESTDIR)$(INCLUDEDIR)/connredir/,$(notdir $(INST_HEADERS))) \
 		$(DESTDIR)$(COMPLETIONDIR)/connredir \
 		$(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(INST_UNITS))) \

@@ -927,23 +927,6 @@ static inline void INETADDR_SETLOOPBACK(SOCKADDR *a)
 		((SOCKADDR_IN *)(void *)a)->sin_addr.s_addr = htonl(0x7f000001u);
 }
 
-#ifdef CONNREDIR_WINSOCK_INTERNAL
-/*
- * Not part of the API (no exported symbol): the pieces of WSARecvMsg's UDP
- * handling the library's own unit tests and fuzz target call directly
- * (static link). See lib/winsock.c.
- */
-#define CRD_WS_SOCKETS 64     /* sockets WSARecvMsg remembers flows of */
-#define CRD_WS_FLOWS 256      /* flows remembered per socket */
-size_t crd_ws_cmsg_strip(void *buf, size_t len, int level, int type);
-int crd_ws_cmsg_fit(const void *buf, size_t *len, size_t cap);
-int crd_ws_cmsg_append(void *buf, size_t *len, size_t cap, int level, int type,
-		       const void *data, size_t n);
-int crd_ws_flow_first(int fd, uint64_t ino, uint32_t handle, int remember);
-int crd_ws_native_error(int r, DWORD code);   /* a native -errno as a Winsock error */
-void crd_ws_flow_forget(int fd);
-#endif
-
 #ifdef __cplusplus
 }
 

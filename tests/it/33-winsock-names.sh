@@ -16,7 +16,7 @@
 MAN=$T_ROOT/man/connredir-winsock.3
 HDR=$T_ROOT/include/connredir/winsock.h
 SRC=$T_ROOT/tests/it/33-winsock-names.c
-LIB=$BUILD/libconnredir.a
+LIBS=("$BUILD/libconnredir-winsock.a" "$BUILD/libconnredir.a")
 
 command -v g++ >/dev/null || { skip "g++ is missing (scripts/install-deps.sh installs it)"; exit; }
 
@@ -82,7 +82,7 @@ for first in "" linux/netfilter_ipv4.h; do
 		if [ $lang = c ]; then cc=(gcc -std=gnu11 -x c); else cc=(g++ -x c++); fi
 		what="every supported name compiles and links as $lang (-Wall -Werror)${first:+, <$first> first}"
 		if "${cc[@]}" -Wall -Werror -I"$T_ROOT/include" ${first:+-include "$first"} "$SRC" \
-			-x none "$LIB" -pthread -o "$WORK/names-$lang" 2>"$WORK/cc-$lang.log"; then
+			-x none "${LIBS[@]}" -pthread -o "$WORK/names-$lang" 2>"$WORK/cc-$lang.log"; then
 			pass "$what"
 		else
 			fail "$what: $(head -c 1500 "$WORK/cc-$lang.log")"
@@ -119,7 +119,7 @@ for order in before after none; do
 done
 
 # The C++ overloads at run time (loopback of the test's namespace).
-if g++ -Wall -Werror -I"$T_ROOT/include" "$T_ROOT/tests/it/33-winsock-cxx.cc" "$LIB" -pthread \
+if g++ -Wall -Werror -I"$T_ROOT/include" "$T_ROOT/tests/it/33-winsock-cxx.cc" "${LIBS[@]}" -pthread \
 	-o "$WORK/cxx" 2>"$WORK/cxx.log"; then
 	"$WORK/cxx" >"$WORK/cxx.out" 2>&1
 	rc=$?

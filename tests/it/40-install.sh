@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # 40-install: `make install DESTDIR=... PREFIX=/usr` lays out every file
-# (tools, the library with its soname and symbol versions, public headers,
-# pkg-config file, man pages, bash completion, systemd units, example
+# (tools, libconnredir and libconnredir-winsock with their sonames and
+# symbol versions, public headers, pkg-config files, man pages, bash completion, systemd units, example
 # configuration) and nothing else; examples/records-proxy.c builds against
 # the installed headers and library through pkg-config, static and shared,
-# and both builds work as chained proxies of two services; the installed
+# and both builds work as chained proxies of two services;
+# examples/wfp-tcp-proxy.c builds the same way against libconnredir-winsock; the installed
 # bash completion completes commands, options and the instance's service
 # names; `make uninstall` removes every file install put there, and keeps
 # a configuration of the user's.
@@ -25,7 +26,11 @@ expected=(
 	usr/lib/libconnredir.a
 	usr/lib/libconnredir.so.1
 	usr/lib/libconnredir.so
+	usr/lib/libconnredir-winsock.a
+	usr/lib/libconnredir-winsock.so.1
+	usr/lib/libconnredir-winsock.so
 	usr/lib/pkgconfig/connredir.pc
+	usr/lib/pkgconfig/connredir-winsock.pc
 	usr/share/bash-completion/completions/connredir
 	usr/lib/systemd/system/connredir.service
 	usr/lib/systemd/system/connredir-proxy@.service
@@ -56,6 +61,18 @@ check "soname libconnredir.so.1" grep -q 'SONAME.*\[libconnredir.so.1\]' <<<"$(r
 check "exported symbols carry the version LIBCONNREDIR_0.1" \
 	grep -q 'LIBCONNREDIR_0.1.*connredir_set_records' <<<"$(objdump -T "$USR/lib/libconnredir.so.1")"
 check "no internal symbol is exported" eval '! objdump -T "$USR/lib/libconnredir.so.1" | grep -q " crd_"'
+check "libconnredir exports the native API only (no Winsock name)" \
+	eval '! objdump -T "$USR/lib/libconnredir.so.1" | grep -E -q "LIBCONNREDIR.* (WSA|closesocket|ioctlsocket|connredir_ws_)"'
+WS_SO=$USR/lib/libconnredir-winsock.so.1
+check "libconnredir-winsock.so -> libconnredir-winsock.so.1" \
+	[ "$(readlink "$USR/lib/libconnredir-winsock.so")" = libconnredir-winsock.so.1 ]
+check "soname libconnredir-winsock.so.1, needs libconnredir.so.1" eval \
+	'readelf -d "$WS_SO" | grep -q "SONAME.*\[libconnredir-winsock.so.1\]" &&
+	 readelf -d "$WS_SO" | grep -q "NEEDED.*\[libconnredir.so.1\]"'
+check "the Winsock symbols carry the version LIBCONNREDIR_WINSOCK_0.1" \
+	grep -q 'LIBCONNREDIR_WINSOCK_0.1.*WSAIoctl' <<<"$(objdump -T "$WS_SO")"
+check "libconnredir-winsock exports no internal symbol, no native one" \
+	eval '! objdump -T "$WS_SO" | grep -v -e "\*UND\*" -e " connredir_ws_" | grep -E -q " (crd_|connredir_)"'
 check "the headers are the public ones, unchanged" diff -r "$T_ROOT/include/connredir" "$USR/include/connredir"
 check "the units name the installed paths" grep -q \
 	'^ExecStart=/usr/sbin/connredir-apply-dir /etc/connredir$' \
@@ -82,6 +99,30 @@ check "records-proxy builds with the shared library" [ -x "$WORK/rp-shared" ]
 cc -Wall -Wextra -Werror $SAN -o "$WORK/rp-static" "$T_ROOT/examples/records-proxy.c" $cflags \
 	-Wl,-Bstatic $("${PC[@]}" --static --libs connredir) -Wl,-Bdynamic 2>>"$WORK/cc.log"
 check "records-proxy builds with the static library" [ -x "$WORK/rp-static" ]
+# The Windows-style example, against libconnredir-winsock.
+wlibs=$(echo $("${PC[@]}" --libs connredir-winsock))
+check "pkg-config --libs connredir-winsock: -lconnredir-winsock ($wlibs)" \
+	[ "$wlibs" = "-L$USR/lib -lconnredir-winsock" ]
+# (-rpath-link: the linker looks for libconnredir.so.1, which
+# libconnredir-winsock.so.1 needs, in the system's directories, not in DESTDIR)
+# shellcheck disable=SC2086
+cc -Wall -Werror $SAN -o "$WORK/wfp-shared" "$T_ROOT/examples/wfp-tcp-proxy.c" \
+	$("${PC[@]}" --cflags connredir-winsock) $wlibs -Wl,-rpath-link,"$USR/lib" -pthread \
+	2>>"$WORK/cc.log"
+check "wfp-tcp-proxy builds with the shared libconnredir-winsock" [ -x "$WORK/wfp-shared" ]
+# shellcheck disable=SC2086
+cc -Wall -Werror $SAN -o "$WORK/wfp-static" "$T_ROOT/examples/wfp-tcp-proxy.c" \
+	$("${PC[@]}" --cflags connredir-winsock) \
+	-Wl,-Bstatic $("${PC[@]}" --static --libs connredir-winsock) -Wl,-Bdynamic -pthread \
+	2>>"$WORK/cc.log"
+check "wfp-tcp-proxy builds with the static libconnredir-winsock" [ -x "$WORK/wfp-static" ]
+check "the shared build uses the installed libconnredir-winsock.so.1 and libconnredir.so.1" eval \
+	'l=$(LD_LIBRARY_PATH=$USR/lib ldd "$WORK/wfp-shared");
+	 grep -q "libconnredir-winsock.so.1 => $USR/lib/libconnredir-winsock.so.1" <<<"$l" &&
+	 grep -q "libconnredir.so.1 => $USR/lib/libconnredir.so.1" <<<"$l"'
+check "the static build needs no libconnredir*.so" eval '! ldd "$WORK/wfp-static" | grep -q libconnredir'
+check "both builds run (--help)" eval \
+	'LD_LIBRARY_PATH=$USR/lib "$WORK/wfp-shared" --help >/dev/null && "$WORK/wfp-static" --help >/dev/null'
 [ -s "$WORK/cc.log" ] && cat "$WORK/cc.log"
 check "the shared build uses the installed libconnredir.so.1" grep -q \
 	"libconnredir.so.1 => $USR/lib/libconnredir.so.1" <<<"$(LD_LIBRARY_PATH=$USR/lib ldd "$WORK/rp-shared")"

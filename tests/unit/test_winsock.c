@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_winsock.c - unit tests for winsock.h / lib/winsock.c: everything that
- * needs no BPF. Constants and layouts, the WSA_CMSG_* walk, WSAIoctl's
+ * test_winsock.c - unit tests for winsock.h / libconnredir-winsock: everything
+ * that needs no BPF. Constants and layouts, the WSA_CMSG_* walk, WSAIoctl's
  * argument, socket-type and state errors and bad-pointer detection, the
  * extension function lookup with WSARecvMsg/WSASendMsg over a Unix socket
- * pair, the per-thread last error, overlapped completion, events.
+ * pair, the per-thread last error, overlapped completion, events, and the
+ * resets of the library's global state (winsock/winsock_int.h).
  *
  * Checks on TCP/UDP sockets that connect run in a network namespace of
  * their own (loopback only), made at start; without root they are skipped,
@@ -26,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONNREDIR_WINSOCK_INTERNAL   /* the UDP helpers, linked statically */
 #include <connredir/winsock.h>
+#include "winsock_int.h"   /* not API: the cmsg codec and the flow table (static link) */
 #include "unit.h"
 
 #ifndef SO_RCVMARK
@@ -970,6 +971,50 @@ static void test_udp_helpers(void)
 	crd_ws_flow_forget(fd + 1);
 }
 
+/* Open descriptors of this process. */
+static int open_fds(void)
+{
+	int n = 0, fd;
+
+	for (fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			n++;
+	return n;
+}
+
+/* The library's global state goes back to the state at load on request. */
+static void test_reset(void)
+{
+	WSAEVENT e, again;
+	int fds;
+
+	UNIT_TEST("reset");
+	fds = open_fds();
+	e = WSACreateEvent();
+	CHECK(e != WSA_INVALID_EVENT && WSASetEvent(e), "an event before the reset");
+	crd_ws_events_reset();
+	CHECK(!WSASetEvent(e) && WSAGetLastError() == WSA_INVALID_HANDLE,
+	      "events reset: the old handle is refused (WSA_INVALID_HANDLE)");
+	CHECK_EQ_INT(open_fds(), fds, "events reset: its eventfd is closed");
+	again = WSACreateEvent();
+	CHECK(again != WSA_INVALID_EVENT &&
+	      WSAWaitForMultipleEvents(1, &again, FALSE, 0, FALSE) == WSA_WAIT_TIMEOUT,
+	      "events reset: a new event works, not signalled");
+	CHECK(WSACloseEvent(again), "events reset: the new event closes");
+
+	CHECK(crd_ws_flow_first(3000, 1, 7, 1) == 1 && crd_ws_flow_first(3000, 1, 7, 1) == 0,
+	      "a flow remembered before the reset");
+	crd_ws_flows_reset();
+	CHECK(crd_ws_flow_first(3000, 1, 7, 1) == 1, "flows reset: the flow is new again");
+
+	e = WSACreateEvent();
+	crd_ws_reset();
+	CHECK(!WSACloseEvent(e) && crd_ws_flow_first(3000, 1, 7, 1) == 1,
+	      "crd_ws_reset: no event, no flow remembered");
+	crd_ws_reset();
+	CHECK_EQ_INT(open_fds(), fds, "crd_ws_reset: nothing left open");
+}
+
 /* WSARecvMsg/WSASendMsg on UDP sockets (network namespace, not attached). */
 static void test_udp_msg(void)
 {
@@ -1122,6 +1167,7 @@ int main(void)
 	test_events();
 	test_misc();
 	test_udp_helpers();
+	test_reset();
 	if (netns) {
 		test_connected();
 		test_msg_name();

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_winsock_sock.c - unit tests for lib/winsock_sock.c and the Winsock
+ * test_winsock_sock.c - unit tests for winsock/socket.c and the Winsock
  * rules around it: select() with nfds ignored, the IP_WFP_REDIRECT_*
  * socket options at IPPROTO_IP and IPPROTO_IPV6 (and that Linux's options
  * 60/70 are left alone), overlapped data calls failing at once, the
@@ -19,8 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONNREDIR_WINSOCK_INTERNAL   /* crd_ws_native_error, linked statically */
 #include <connredir/winsock.h>
+#include "winsock_int.h"   /* not API: crd_ws_native_error (static link) */
 #include "unit.h"
 
 #ifndef SO_RCVMARK

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * winsock_sock.c - the Winsock calls a proxy written for Windows makes
- * around the redirect codes (winsock.h): WSASocket, WSAConnect, WSAAccept,
+ * socket.c - the Winsock calls a proxy written for Windows makes around
+ * the redirect codes (winsock.h): WSAStartup, WSACleanup, WSASocket,
+ * closesocket, WSAConnect, WSAAccept,
  * WSASend/WSASendTo/WSARecv/WSARecvFrom, ioctlsocket, and select(),
  * setsockopt() and getsockopt() with Winsock's rules. Each is the libc call
  * underneath, with Winsock's errors in WSAGetLastError(); none emulates
@@ -14,14 +15,12 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CONNREDIR_WINSOCK_NO_REDIRECT /* libc's select/setsockopt/getsockopt here */
-#include <connredir/winsock.h>
-
+#include "crd_export.h"
 #include "winsock_int.h"
-
-#define WS_IOV_STACK 8
 
 /* Fail with Winsock error @w: SOCKET_ERROR (also INVALID_SOCKET: both -1). */
 static int ws_fail(int w)
@@ -37,6 +36,52 @@ static int ws_fail_errno(void)
 }
 
 /* ---- Sockets ------------------------------------------------------------------ */
+
+CRD_EXPORT int closesocket(SOCKET s)
+{
+	int saved = errno, err = crd_ws_socket(s);
+
+	if (!err)
+		crd_ws_flow_forget(s);
+	if (!err && close(s) && errno != EINTR)
+		err = crd_ws_from_errno(errno);
+	if (err) {
+		crd_ws_set_last(err);
+		return SOCKET_ERROR;
+	}
+	errno = saved;
+	return 0;
+}
+
+CRD_EXPORT int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData)
+{
+	WORD v = wVersionRequested;
+
+	if (!lpWSAData)
+		return WSAEFAULT;
+	if ((v & 0xff) < 1)
+		return WSAVERNOTSUPPORTED;
+	if ((v & 0xff) > 2 || ((v & 0xff) == 2 && (v >> 8) > 2))
+		v = MAKEWORD(2, 2);
+	memset(lpWSAData, 0, sizeof(*lpWSAData));
+	lpWSAData->wVersion = v;
+	lpWSAData->wHighVersion = MAKEWORD(2, 2);
+	strcpy(lpWSAData->szDescription, "connredir Winsock compatibility");
+	strcpy(lpWSAData->szSystemStatus, "Running");
+	return 0;
+}
+
+CRD_EXPORT int WSACleanup(void)
+{
+	return 0;
+}
+
+void crd_ws_reset(void)
+{
+	crd_ws_events_reset();
+	crd_ws_flows_reset();
+	crd_ws_copy_reset();
+}
 
 static SOCKET ws_socket_flags(int af, int type, int protocol, const void *info, GROUP g,
 			      DWORD flags)
@@ -128,7 +173,7 @@ CRD_EXPORT SOCKET WSAAccept(SOCKET s, struct sockaddr *addr, LPINT addrlen,
 static int ws_xfer(SOCKET s, int send, LPWSABUF bufs, DWORD count, struct sockaddr *name,
 		   int *namelen, int flags, DWORD *n, int *out_flags)
 {
-	struct iovec small[WS_IOV_STACK], *heap = NULL;
+	struct iovec small[CRD_WS_IOV_STACK], *heap = NULL;
 	WSAMSG m = { .name = name, .namelen = namelen ? *namelen : 0, .lpBuffers = bufs,
 		     .dwBufferCount = count };
 	struct msghdr mh;
