@@ -253,8 +253,8 @@ static void *send_loop(void *arg)
 
 		if (sendto(s->fd, buf, len, 0, (const struct sockaddr *)&s->dst->ss, s->dst->len) < 0)
 			s->failed++;
-		if (k % 64 == 63)
-			usleep(500);   /* let the proxy keep up: drops prove nothing */
+		if (k % 256 == 255)
+			usleep(200);   /* let the proxy keep up: drops prove nothing */
 	}
 	return NULL;
 }
