@@ -1674,25 +1674,35 @@ static __always_inline void crd_udp_sender(struct __sk_buff *skb, struct bpf_soc
 	}
 }
 
-/* Is @skb addressed to @uf's proxy (the destination address, at a fixed
- * offset of either header)? */
+/* Is @skb addressed to @uf's proxy? The destination address sits at a
+ * fixed offset of either header; the port follows the IPv4 header (its
+ * length in IHL) or an IPv6 header whose next header is UDP (with
+ * extension headers only the address is compared). */
 static __always_inline int crd_udp_to_proxy(struct __sk_buff *skb, const struct crd_uflow *uf)
 {
 	struct crd_addr a;
+	__u16 dport = 0;
+	__u8 b = 0;
 
 	if (skb->protocol == bpf_htons(0x0800)) {
 		__u32 v4;
 
-		if (bpf_skb_load_bytes(skb, 16, &v4, 4))
+		if (bpf_skb_load_bytes(skb, 16, &v4, 4) || bpf_skb_load_bytes(skb, 0, &b, 1))
 			return 0;
 		crd_set_v4(&a, v4);
-	} else if (skb->protocol == bpf_htons(0x86dd)) {
-		if (bpf_skb_load_bytes(skb, 24, a.ip6, 16))
+		if (bpf_skb_load_bytes(skb, (b & 0xf) * 4 + 2, &dport, 2))
 			return 0;
+	} else if (skb->protocol == bpf_htons(0x86dd)) {
+		if (bpf_skb_load_bytes(skb, 24, a.ip6, 16) || bpf_skb_load_bytes(skb, 6, &b, 1))
+			return 0;
+		if (b == IPPROTO_UDP && bpf_skb_load_bytes(skb, 40 + 2, &dport, 2))
+			return 0;
+		if (b != IPPROTO_UDP)
+			dport = uf->proxy_port_be;
 	} else {
 		return 0;
 	}
-	return crd_addr_eq(a.ip6, uf->proxy);
+	return dport == uf->proxy_port_be && crd_addr_eq(a.ip6, uf->proxy);
 }
 
 /*

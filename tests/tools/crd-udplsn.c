@@ -3,7 +3,7 @@
  * crd-udplsn - a UDP proxy that answers from the socket it received on (the
  * way dnsmasq or a plain echo does), and the applications that test it.
  *
- *   crd-udplsn proxy [--ready FILE] [--log FILE] [--reply-socket] LISTEN...
+ *   crd-udplsn proxy [--ready FILE] [--log FILE] [--reply-socket|--no-reply] LISTEN...
  *       Receive on each LISTEN endpoint with the flow handle
  *       (connredir_udp_recvfrom). A datagram's payload is "dst=ENDPOINT ...":
  *       it is "ok" if ENDPOINT is the original destination of the flow its
@@ -12,7 +12,7 @@
  *       "ok|bad|unmarked dst=ENDPOINT ...": from the listening socket, or
  *       with --reply-socket from a per-flow socket carrying the flow's
  *       records (the documented way to answer one of several flows of one
- *       application socket). At SIGTERM it writes
+ *       application socket); --no-reply: not at all. At SIGTERM it writes
  *       "summary ok=N bad=N unmarked=N nocontext=N" to the log (default
  *       stdout); nocontext: the flow was gone when asked (its socket closed).
  *   crd-udplsn stress [--threads T] [--count N] DST...
@@ -20,6 +20,12 @@
  *       datagrams (default 2000) "dst=DST[i mod #DST] seq=K" to its
  *       destination. Replies are not read; the socket stays open 2 seconds
  *       after the last send, so the proxy can still ask for the flows.
+ *   crd-udplsn stale DST OTHER
+ *       One socket with path MTU discovery on: a datagram to DST, then one
+ *       too big for the path MTU (it fails after the sendmsg hook ran), then
+ *       connect(OTHER) and send() (no sendmsg hook). Prints
+ *       "first=ok big=ERRNO-NAME other=ok"; the OTHER listener tells
+ *       whether that last datagram was tagged with DST's flow.
  *   crd-udplsn query [-6] [--mmsg] [--shared] [--count N] DST...
  *       Ask each DST N times (default 1), each DST from its own unconnected
  *       socket (--shared: all from one), with sendto/recvfrom (--mmsg:
@@ -135,7 +141,7 @@ static int cmd_proxy(int argc, char **argv)
 	unsigned long ok = 0, bad = 0, unmarked = 0, nocontext = 0;
 	static struct rflow rf[MAX_FLOWS];
 	size_t nrf = 0;
-	bool per_flow = false;
+	bool per_flow = false, reply = true;
 	int n = 0, i;
 	FILE *log = stdout;
 
@@ -146,6 +152,8 @@ static int cmd_proxy(int argc, char **argv)
 			logpath = argv[++i];
 		else if (!strcmp(argv[i], "--reply-socket"))
 			per_flow = true;
+		else if (!strcmp(argv[i], "--no-reply"))
+			reply = false;
 		else if (n < MAX_EP) {
 			struct ep e;
 			int one = 1 << 24;
@@ -164,7 +172,7 @@ static int cmd_proxy(int argc, char **argv)
 		}
 	}
 	if (!n)
-		die("usage: crd-udplsn proxy [--ready FILE] [--log FILE] [--reply-socket] LISTEN...", NULL);
+		die("usage: crd-udplsn proxy [--ready FILE] [--log FILE] [--reply-socket|--no-reply] LISTEN...", NULL);
 	if (logpath && !(log = fopen(logpath, "a")))
 		die("cannot open", logpath);
 	signal(SIGTERM, on_term);
@@ -219,6 +227,8 @@ static int cmd_proxy(int argc, char **argv)
 					ok++;
 				}
 			}
+			if (!reply)
+				continue;
 			snprintf(out, sizeof(out), "%s %s", verdict, buf);
 			rfd = per_flow && h ? reply_socket(pfd[i].fd, h, rf, &nrf) : pfd[i].fd;
 			if (rfd < 0)
@@ -293,6 +303,38 @@ static int cmd_stress(int argc, char **argv)
 	printf("sent=%u failed=%u\n", threads * count - failed, failed);
 	fflush(stdout);
 	sleep(2);
+	close(fd);
+	return 0;
+}
+
+/* ---- stale ---- */
+
+static int cmd_stale(int argc, char **argv)
+{
+	struct ep dst, other;
+	char big[3000], msg[128];
+	int fd, pmtu = IP_PMTUDISC_DO, e1, e2, e3;
+	ssize_t r;
+
+	if (argc != 3)
+		die("usage: crd-udplsn stale DST OTHER", NULL);
+	ep_parse(&dst, argv[1], false);
+	ep_parse(&other, argv[2], false);
+	fd = socket(dst.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)))
+		die("socket", strerror(errno));
+	snprintf(msg, sizeof(msg), "dst=%s seq=0", dst.text);
+	r = sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&dst.ss, dst.len);
+	e1 = r < 0 ? errno : 0;
+	memset(big, 'x', sizeof(big));
+	r = sendto(fd, big, sizeof(big), 0, (struct sockaddr *)&dst.ss, dst.len);
+	e2 = r < 0 ? errno : 0;
+	snprintf(msg, sizeof(msg), "dst=%s seq=0", other.text);
+	r = connect(fd, (struct sockaddr *)&other.ss, other.len) ? -1 : send(fd, msg, strlen(msg), 0);
+	e3 = r < 0 ? errno : 0;
+	printf("first=%s big=%s other=%s\n", e1 ? strerrorname_np(e1) : "ok",
+	       e2 ? strerrorname_np(e2) : "ok", e3 ? strerrorname_np(e3) : "ok");
+	sleep(1);   /* the flow stays while the listeners look */
 	close(fd);
 	return 0;
 }
@@ -431,8 +473,10 @@ int main(int argc, char **argv)
 		return cmd_proxy(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "stress"))
 		return cmd_stress(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "stale"))
+		return cmd_stale(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "query"))
 		return cmd_query(argc - 1, argv + 1);
-	fprintf(stderr, "usage: crd-udplsn proxy|stress|query ... (see the source's header)\n");
+	fprintf(stderr, "usage: crd-udplsn proxy|stress|stale|query ... (see the source's header)\n");
 	return 2;
 }
