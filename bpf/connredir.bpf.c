@@ -185,6 +185,13 @@ struct {
 	__type(value, struct crd_hint);
 } crd_hint_v2 SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CRD_UPEND_MAX);
+	__type(key, __u64);
+	__type(value, struct crd_upend);
+} crd_upend_v2 SEC(".maps");
+
 /* A zeroed crd_impq, to create a queue (too big for the stack beside the
  * sockops tuple). Never written. */
 static const struct crd_impq crd_impq_zero;
@@ -1565,6 +1572,18 @@ static __always_inline void crd_uflow_del(__u32 h)
 		bpf_map_delete_elem(&crd_uflows_v2, &h);
 }
 
+/*
+ * The datagram the calling thread is sending on socket @cookie belongs to
+ * flow @h (CRD_PENDING_NONE: to none); read by crd_egress (crd_upend_take).
+ */
+static __always_inline void crd_upend_set(__u64 cookie, __u32 h)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct crd_upend v = { .app_cookie = cookie, .handle = h };
+
+	bpf_map_update_elem(&crd_upend_v2, &tid, &v, BPF_ANY);
+}
+
 /* Handle @h is no longer one of @u's flows. */
 static __always_inline void crd_usk_forget(struct crd_usk *u, __u32 h)
 {
@@ -1597,6 +1616,7 @@ static __always_inline int crd_usk_place(struct crd_usk *u)
 	}
 	crd_uflow_del(u->handles[victim & (CRD_UDP_PER_SOCK - 1)]);
 	u->handles[victim & (CRD_UDP_PER_SOCK - 1)] = 0;
+	u->evicted = 1;
 	return victim;
 }
 
@@ -1661,6 +1681,37 @@ static __always_inline void crd_udp_sender(struct __sk_buff *skb, struct bpf_soc
 		uf->e.flow.orig_src = a;
 		uf->e.flow.orig_src_port_be = sport;
 	}
+}
+
+/* Is @skb addressed to @uf's proxy? The destination address sits at a
+ * fixed offset of either header; the port follows the IPv4 header (its
+ * length in IHL) or an IPv6 header whose next header is UDP (with
+ * extension headers only the address is compared). */
+static __always_inline int crd_udp_to_proxy(struct __sk_buff *skb, const struct crd_uflow *uf)
+{
+	struct crd_addr a;
+	__u16 dport = 0;
+	__u8 b = 0;
+
+	if (skb->protocol == bpf_htons(0x0800)) {
+		__u32 v4;
+
+		if (bpf_skb_load_bytes(skb, 16, &v4, 4) || bpf_skb_load_bytes(skb, 0, &b, 1))
+			return 0;
+		crd_set_v4(&a, v4);
+		if (bpf_skb_load_bytes(skb, (b & 0xf) * 4 + 2, &dport, 2))
+			return 0;
+	} else if (skb->protocol == bpf_htons(0x86dd)) {
+		if (bpf_skb_load_bytes(skb, 24, a.ip6, 16) || bpf_skb_load_bytes(skb, 6, &b, 1))
+			return 0;
+		if (b == IPPROTO_UDP && bpf_skb_load_bytes(skb, 40 + 2, &dport, 2))
+			return 0;
+		if (b != IPPROTO_UDP)
+			dport = uf->proxy_port_be;
+	} else {
+		return 0;
+	}
+	return dport == uf->proxy_port_be && crd_addr_eq(a.ip6, uf->proxy);
 }
 
 /*
@@ -1755,12 +1806,12 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 				 * service, or a restarted proxy). */
 				crd_uflow_del(h);
 				crd_usk_forget(u, h);
-				u->pending = 0;
+				u->evicted = 1;
 				uf = NULL;
 			}
 			if (uf) {
 				uf->last_ns = now;
-				u->pending = h;
+				crd_upend_set(cookie, h);
 				__builtin_memcpy(rd->proxy.ip6, uf->proxy, sizeof(rd->proxy.ip6));
 				rd->proxy_port_be = uf->proxy_port_be;
 				return CRD_REWRITE;
@@ -1853,7 +1904,7 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 		__builtin_memcpy(k.dst, rd->dst.ip6, sizeof(k.dst));
 		k.dport_be = rd->port_be;
 		bpf_map_update_elem(&crd_ukey_v2, &k, &h, BPF_ANY);
-		u->pending = h;
+		crd_upend_set(cookie, h);
 	}
 	return slot;
 }
@@ -1878,6 +1929,41 @@ static __always_inline int crd_rewrite6(struct bpf_sock_addr *ctx,
 	ctx->user_ip6[3] = a->ip6[3];
 	ctx->user_port = port_be;
 	return 1;
+}
+
+/*
+ * A reply from a proxy's listening socket (its address and port) to
+ * unconnected application socket @u: it stands for the one flow of @u
+ * through that proxy. With two or more (or one that went before the socket
+ * did, whose late replies look the same) nothing tells them apart: the
+ * reply keeps the proxy's address, counted (udp_replies_untranslated).
+ * Never a guessed destination.
+ */
+static __always_inline int crd_udp_reverse_lsn(const struct crd_usk *u, const __u32 src[4],
+					       __u16 port_be, struct crd_addr *orig,
+					       __u16 *orig_port_be)
+{
+	struct crd_uflow *uf;
+	int i, n = 0;
+	__u32 h;
+
+	for (i = 0; i < CRD_UDP_PER_SOCK; i++) {
+		h = u->handles[i];
+		if (!h)
+			continue;
+		uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+		if (!uf || uf->proxy_port_be != port_be || !crd_addr_eq(uf->proxy, src))
+			continue;
+		if (n++)
+			break;
+		__builtin_memcpy(orig->ip6, uf->e.flow.orig_dst.ip6, 16);
+		*orig_port_be = uf->e.flow.orig_dst_port_be;
+	}
+	if (n == 1 && !u->evicted)
+		return 1;
+	if (n)
+		crd_count(CRD_ST_UDP_UNTRANSLATED);
+	return 0;
 }
 
 /*
@@ -1912,15 +1998,16 @@ static __always_inline int crd_udp_reverse(struct bpf_sock_addr *ctx, const __u3
 	k.app_cookie = bpf_get_socket_cookie(ctx);
 	k.port = bpf_ntohs(port_be);
 	r = bpf_map_lookup_elem(&crd_urep_v2, &k);
-	if (!r)
-		return 0;
-	h = r->handle;
-	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
-	if (!uf || !crd_addr_eq(uf->proxy, src))
-		return 0;   /* not from that flow's proxy */
-	__builtin_memcpy(orig->ip6, r->dst, 16);
-	*orig_port_be = r->dport_be;
-	return 1;
+	if (r) {
+		h = r->handle;
+		uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+		if (uf && crd_addr_eq(uf->proxy, src)) {
+			__builtin_memcpy(orig->ip6, r->dst, 16);
+			*orig_port_be = r->dport_be;
+			return 1;
+		}
+	}
+	return crd_udp_reverse_lsn(u, src, port_be, orig, orig_port_be);
 }
 
 static __always_inline int crd_reverse4(struct bpf_sock_addr *ctx)
@@ -1986,8 +2073,10 @@ SEC("cgroup_skb/egress")
 int crd_egress(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
+	struct crd_upend *p;
 	struct crd_uflow *uf;
 	struct crd_usk *u;
+	__u64 tid;
 	__u32 h;
 
 	if (skb->mark == CRD_DOOM_MARK)
@@ -2000,8 +2089,14 @@ int crd_egress(struct __sk_buff *skb)
 	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
 	if (!u)
 		return 1;
-	h = u->pending;
-	u->pending = 0;
+	h = 0;
+	tid = bpf_get_current_pid_tgid();
+	p = bpf_map_lookup_elem(&crd_upend_v2, &tid);
+	if (p && p->app_cookie && p->app_cookie == bpf_get_socket_cookie(skb)) {
+		/* This thread's datagram, marked by its own sendmsg. */
+		h = p->handle;
+		p->app_cookie = 0;
+	}
 	if (h == CRD_PENDING_NONE)
 		return 1;   /* sent elsewhere, decided: not redirected */
 	if (!h && sk->state == BPF_TCP_ESTABLISHED)
@@ -2016,6 +2111,9 @@ int crd_egress(struct __sk_buff *skb)
 		crd_count(CRD_ST_REFUSED_NO_STATE);
 		return 0;
 	}
+	if (!crd_udp_to_proxy(skb, uf))
+		return 1;   /* a stale handle (its send failed after the hook):
+			     * this datagram does not go to the flow's proxy */
 	crd_udp_sender(skb, sk, uf);
 	skb->mark = CRD_MARK(h);
 	return 1;
@@ -2217,12 +2315,12 @@ static __always_inline void crd_udp_reconnect(struct bpf_sock *sk)
  * A UDP datagram that goes where it was addressed (no flow of this socket
  * takes it): egress must not tag it with the socket's connected flow.
  */
-static __always_inline void crd_udp_unmarked(struct bpf_sock *sk, int connecting)
+static __always_inline void crd_udp_unmarked(struct bpf_sock_addr *ctx, int connecting)
 {
-	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
+	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v2, ctx->sk, 0, 0);
 
 	if (u && !connecting)
-		u->pending = CRD_PENDING_NONE;
+		crd_upend_set(bpf_get_socket_cookie(ctx), CRD_PENDING_NONE);
 }
 
 /* ---- connect: TCP and connected UDP -------------------------------------------- */
@@ -2250,7 +2348,7 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 		ret = crd_udp_pre(ctx, r);
 		if (ret != CRD_DECIDE) {
 			if (ret == CRD_PASS)
-				crd_udp_unmarked(sk, r->connecting);
+				crd_udp_unmarked(ctx, r->connecting);
 			return ret;
 		}
 	} else {
@@ -2288,7 +2386,7 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 	slot = crd_choose(ctx, prev, r);
 	if (slot < 0) {
 		if (udp && slot == CRD_PASS)
-			crd_udp_unmarked(sk, r->connecting);
+			crd_udp_unmarked(ctx, r->connecting);
 		return slot;
 	}
 	ret = udp ? crd_udp_post(ctx, prev, r, slot) : crd_tcp_post(ctx, prev, r, slot);
@@ -2298,7 +2396,7 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 	}
 	ret = crd_fail_policy(slot, ret, r, prev);
 	if (udp && ret == CRD_PASS)
-		crd_udp_unmarked(sk, r->connecting);
+		crd_udp_unmarked(ctx, r->connecting);
 	return ret;
 }
 

@@ -366,11 +366,30 @@ struct crd_ukey {
 struct crd_usk {
 	__u32 handles[CRD_UDP_PER_SOCK]; /* 0: free */
 	__u32 connected;          /* handle of its flow when connected */
-	__u32 pending;            /* handle the next datagram belongs to
-				   * (set by sendmsg, read by egress);
-				   * CRD_PENDING_NONE: to no flow */
+	__u32 evicted;            /* a flow of it went before the socket
+				   * (CRD_UDP_PER_SOCK, a dead proxy): a reply
+				   * from a proxy's listening socket may be
+				   * that flow's, so none is attributed by
+				   * proxy address alone any more */
 };
-#define CRD_PENDING_NONE 0x80000000u  /* not a handle (24 bits) */
+
+/*
+ * Map crd_upend_v2: LRU hash, key = the sending thread (pid_tgid): the flow
+ * its datagram being sent belongs to. The sendmsg hook writes it, the egress
+ * program of the same datagram reads and clears it. Both run in the sending
+ * thread, one after the other (udp_sendmsg -> ip_finish_output), so threads
+ * sharing one socket never see each other's handle. Per thread and not per
+ * CPU: the thread may sleep (allocating the skb) and move to another CPU in
+ * between.
+ */
+#define CRD_UPEND_MAX 16384   /* threads in the middle of a send */
+#define CRD_PENDING_NONE 0x80000000u  /* not a handle (24 bits): the
+				       * datagram belongs to no flow */
+struct crd_upend {
+	__u64 app_cookie;         /* the sending socket (0: used up) */
+	__u32 handle;             /* its flow, or CRD_PENDING_NONE */
+	__u32 pad;
+};
 
 /*
  * Map crd_urep_v2: replies to an unconnected application socket. A proxy
@@ -445,6 +464,11 @@ enum crd_stat {
 				   * a service's proxy port */
 	CRD_ST_ADOPT_REFUSED,     /* accepted socket not given records: its
 				   * listener is not the flow's proxy */
+	CRD_ST_UDP_UNTRANSLATED,  /* a UDP reply from a proxy's listening
+				   * socket to an unconnected application
+				   * socket that has several flows through
+				   * that proxy: delivered with the proxy's
+				   * address (never a guessed destination) */
 	CRD_ST_MAX
 };
 struct crd_stats {

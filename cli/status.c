@@ -30,6 +30,7 @@ static const char *const stat_names[CRD_ST_MAX] = {
 	[CRD_ST_QUOTA] = "refused_quota",
 	[CRD_ST_SQUATTER] = "squatters_refused",
 	[CRD_ST_ADOPT_REFUSED] = "adopt_refused",
+	[CRD_ST_UDP_UNTRANSLATED] = "udp_replies_untranslated",
 };
 
 _Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == CRD_ST_MAX,
