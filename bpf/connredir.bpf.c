@@ -378,7 +378,9 @@ struct crd_decide {
 	__u8 to_listener;         /* destination is a service's listener */
 	__u8 chosen_state;        /* state of the flow for the chosen one */
 	__u8 pass_state;          /* the state pass_id passed in */
-	__u8 pad[3];
+	__u8 no_route;            /* the chosen (fail closed) service has no
+				   * proxy of this socket's family */
+	__u8 pad[2];
 	__u64 skip;               /* in: slots skipped: their proxy is down */
 	__s32 chosen;             /* slot that takes the flow, -1: none */
 	__u32 pass_id;            /* first matching service that passed */
@@ -522,8 +524,14 @@ static long crd_decide_one(__u32 i, void *arg)
 		}
 		return 0;
 	}
-	if (!crd_has_route(svc, d))
-		return 0;
+	if (!crd_has_route(svc, d)) {
+		/* Its proxy cannot be reached from this socket's family: a
+		 * fail-open service is skipped, a fail-closed one refuses (as
+		 * for a proxy that is down), never passes it by. */
+		if (svc->flags & CRD_SVC_FAIL_OPEN)
+			return 0;
+		d->no_route = 1;
+	}
 	d->chosen = slot;
 	d->chosen_state = state;
 	return 0;
@@ -601,14 +609,24 @@ static __always_inline struct crd_flow_entry *crd_flow_by_token(__u64 token)
 	return uf ? &uf->e : NULL;
 }
 
+static __always_inline void crd_quota_give(__u32 kind, __u64 cgid, __u32 uid);
+
+/* Delete the entry a token names; a UDP flow's quota unit goes with it. */
 static __always_inline void crd_flow_delete(__u64 token)
 {
 	__u32 h = token & CRD_HANDLE_MASK;
+	struct crd_uflow *uf;
 
-	if (token & CRD_TOKEN_UDP)
-		bpf_map_delete_elem(&crd_uflows_v2, &h);
-	else
+	if (!(token & CRD_TOKEN_UDP)) {
 		bpf_map_delete_elem(&crd_flows_v2, &token);
+		return;
+	}
+	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+	if (uf && (uf->flags & CRD_UF_QUOTA)) {
+		uf->flags &= ~CRD_UF_QUOTA;
+		crd_quota_give(CRD_Q_UDP_CG, uf->e.flow.app_cgid, uf->e.flow.app_uid);
+	}
+	bpf_map_delete_elem(&crd_uflows_v2, &h);
 }
 
 /*
@@ -622,8 +640,13 @@ static __always_inline struct crd_flow_entry *crd_continued(struct bpf_sock *sk,
 	struct crd_flow_entry *e;
 
 	*lost = 0;
-	if (!s || !s->used_token)
+	if (!s)
 		return NULL;
+	if (!s->used_token) {
+		/* Its claim ended (TCP_CLOSE) and it connects again. */
+		*lost = !!(s->flags & CRD_SKF_HAD_RECORDS);
+		return NULL;
+	}
 	e = crd_flow_by_token(s->used_token);
 	if (!e || e->consumer != s->consumer_id) {
 		*lost = 1;
@@ -653,6 +676,7 @@ static __always_inline void crd_drop_used(struct crd_sk *s)
 
 	if (!s->used_token)
 		return;
+	s->flags |= CRD_SKF_HAD_RECORDS;
 	e = crd_flow_by_token(s->used_token);
 	if (e && __sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0) == s->consumer_id &&
 	    e->orphan && __sync_val_compare_and_swap(&e->consumer, 0, CRD_CONSUMER_DEAD) == 0)
@@ -1089,8 +1113,8 @@ __noinline int crd_choose_round(struct bpf_sock_addr *ctx, struct crd_redir *r,
 		return CRD_PASS;
 	}
 	crd_proxy_addr(svc, d, &r->proxy, &r->proxy_port_be);
-	if (crd_proxy_up(ctx, svc, &r->proxy, r->proxy_port_be,
-			 d->proto_bit == CRD_PROTO_UDP)) {
+	if (!d->no_route && crd_proxy_up(ctx, svc, &r->proxy, r->proxy_port_be,
+					 d->proto_bit == CRD_PROTO_UDP)) {
 		/* Counted and told once its state exists (crd_redirected). */
 		r->chosen_state = d->chosen_state;
 		return slot;
@@ -1564,12 +1588,10 @@ static __always_inline void crd_uflow_del(__u32 h)
 	k.dport_be = uf->e.flow.orig_dst_port_be;
 	if (!(uf->flags & CRD_UF_CONNECTED))
 		bpf_map_delete_elem(&crd_ukey_v2, &k);
-	if (uf->flags & CRD_UF_QUOTA) {
-		uf->flags &= ~CRD_UF_QUOTA;
-		crd_quota_give(CRD_Q_UDP_CG, uf->e.flow.app_cgid, uf->e.flow.app_uid);
-	}
+	/* Its quota unit stays while the entry does (a consumer may keep it:
+	 * crd_flow_delete() gives it back with the entry). */
 	if (crd_flow_orphan(&uf->e))
-		bpf_map_delete_elem(&crd_uflows_v2, &h);
+		crd_flow_delete(CRD_TOKEN_UDP | h);
 }
 
 /*
@@ -1773,6 +1795,10 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 		return CRD_PASS;
 	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
 	prev = crd_continued(sk, &lost);
+	if (!prev && lost) {
+		crd_count(CRD_ST_REFUSED_NO_STATE);
+		return CRD_REFUSE;   /* its records are gone: never as its own */
+	}
 	if (prev && s && (s->used_token & CRD_TOKEN_UDP)) {
 		/* A proxy's per-flow socket answering the flow's sender. */
 		__u32 ph = s->used_token & CRD_HANDLE_MASK;
@@ -2247,7 +2273,9 @@ __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
 	if (!s) {
 		/* Found, and cannot be kept: continuing as if none had been
 		 * found would hand the flow on without its application. */
-		__sync_val_compare_and_swap(&e->consumer, claim, 0);
+		if (__sync_val_compare_and_swap(&e->consumer, claim, 0) == claim && e->orphan &&
+		    __sync_val_compare_and_swap(&e->consumer, 0, CRD_CONSUMER_DEAD) == 0)
+			crd_flow_delete(tok);   /* its owner went meanwhile */
 		return -1;
 	}
 	crd_drop_used(s);
@@ -2355,6 +2383,12 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 		/* TCP and MPTCP only (not SCTP's stream sockets, say). */
 		if (ctx->type != SOCK_STREAM ||
 		    (ctx->protocol != IPPROTO_TCP && ctx->protocol != CRD_IPPROTO_MPTCP))
+			return CRD_PASS;
+		/* Already connecting or connected: the kernel says EALREADY
+		 * or EISCONN after this hook; the flow was decided before
+		 * (a TCP_FASTOPEN_CONNECT socket's first write comes here
+		 * too, its records still to be published). */
+		if (sk->state != BPF_TCP_CLOSE)
 			return CRD_PASS;
 		crd_count(CRD_ST_CONNECT);
 		/* A reconnecting socket must not publish a stale decision. */
@@ -2518,12 +2552,17 @@ static __always_inline void crd_skops_tuple(struct bpf_sock_ops *skops,
  * with ETIMEDOUT within about a second, so the proxy never serves it
  * without its records. Not counted as a redirect after all.
  */
-static __always_inline void crd_doom(struct bpf_sock_ops *skops)
+static __always_inline void crd_doom_sock(struct bpf_sock_ops *skops)
 {
 	int mark = CRD_DOOM_MARK, ms = 1;
 
 	bpf_setsockopt(skops, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
 	bpf_setsockopt(skops, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+}
+
+static __always_inline void crd_doom(struct bpf_sock_ops *skops)
+{
+	crd_doom_sock(skops);
 	crd_count(CRD_ST_REFUSED_NO_STATE);
 	{
 		__u32 zero = 0;
@@ -2611,7 +2650,10 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 	if (!e)
 		return;
 	if (!ok) {
+		/* Not the flow's proxy (a socket that shares its port): this
+		 * connection is dropped, never served without its records. */
 		crd_count(CRD_ST_ADOPT_REFUSED);
+		crd_doom_sock(skops);
 		return;
 	}
 	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
@@ -2652,6 +2694,11 @@ static __always_inline void crd_forget(struct crd_sk *s)
 	if (s->flags & CRD_SKF_PUBLISHED) {
 		bpf_map_delete_elem(&crd_pend_v2, &s->tuple);
 		s->flags &= ~CRD_SKF_PUBLISHED;
+	}
+	if ((s->flags & (CRD_SKF_QUOTA | CRD_SKF_RELEASED)) ==
+	    (CRD_SKF_QUOTA | CRD_SKF_RELEASED)) {
+		s->flags &= ~(CRD_SKF_QUOTA | CRD_SKF_RELEASED);
+		crd_quota_give(CRD_Q_TCP_CG, s->q_cgid, s->q_uid);
 	}
 }
 
@@ -2700,8 +2747,14 @@ int crd_sock_release(struct bpf_sock *sk)
 	if (s)
 		crd_drop_claims(s);
 	if (s && (s->flags & CRD_SKF_QUOTA)) {
-		s->flags &= ~CRD_SKF_QUOTA;
-		crd_quota_give(CRD_Q_TCP_CG, s->q_cgid, s->q_uid);
+		if (s->flags & CRD_SKF_PUBLISHED) {
+			/* Its pending entry lives until TCP_CLOSE: so does
+			 * the unit (crd_forget). */
+			s->flags |= CRD_SKF_RELEASED;
+		} else {
+			s->flags &= ~CRD_SKF_QUOTA;
+			crd_quota_give(CRD_Q_TCP_CG, s->q_cgid, s->q_uid);
+		}
 	}
 	return 1;
 }

@@ -27,6 +27,10 @@
 #ifndef CRD_MAX_SERVICES
 #define CRD_MAX_SERVICES 64   /* service slots */
 #endif
+/* The decision's skip set is a 64-bit mask and slots are clamped with a
+ * mask: CRD_MAX_SERVICES must be a power of two, at most 64. */
+_Static_assert(CRD_MAX_SERVICES <= 64 && !(CRD_MAX_SERVICES & (CRD_MAX_SERVICES - 1)),
+	       "CRD_MAX_SERVICES must be a power of two <= 64");
 #define CRD_MAX_HOPS 16       /* == CONNREDIR_MAX_HOPS */
 #define CRD_DEFAULT_HOP_LIMIT 8
 #define CRD_MAX_PREFIXES 8    /* per list (--dst, --not-dst) */
@@ -40,7 +44,7 @@
 #define CRD_UFLOWS_MAX 262144 /* UDP flows alive (application socket, dst) */
 #define CRD_UDP_PER_SOCK 16   /* UDP flows one unconnected socket keeps; the
 			       * least recently used goes when a new one comes */
-#define CRD_QUOTA_MAX 16384   /* (kind, cgroup or uid) quota counters */
+#define CRD_QUOTA_MAX 65536   /* (kind, cgroup or uid) quota counters */
 
 /* Default per-cgroup and per-uid quotas (crd_config.quota_*): a quarter of
  * the table each, so one cgroup or one uid can never take a table from the
@@ -238,6 +242,13 @@ struct crd_tuple {
 #define CRD_SKF_PUBLISHED (1u << 0)  /* tuple is a key in crd_pend_v2 */
 #define CRD_SKF_QUOTA (1u << 1)      /* application socket: holds one TCP
 				      * quota unit of q_cgid and q_uid */
+#define CRD_SKF_HAD_RECORDS (1u << 2) /* outbound socket: continued a flow
+				      * once; connecting again without its
+				      * records is refused, never decided as
+				      * a socket without records */
+#define CRD_SKF_RELEASED (1u << 3)   /* application socket released while
+				      * its crd_pend_v2 entry lives: the quota
+				      * unit goes at TCP_CLOSE */
 
 /*
  * Tokens: a TCP flow's token is a random key of crd_flows_v2; a UDP flow's
