@@ -61,7 +61,7 @@ struct live {
 static void apply_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: connredir [--instance NAME] apply [--check] FILE\n"
+		"Usage: connredir [--instance NAME] apply [--check] [--allow-empty] FILE\n"
 		"       connredir [--instance NAME] apply --detach FILE\n\n"
 		"Make the instance match the configuration FILE (connredir.conf(5)):\n"
 		"attach it to the [instance] cgroup if it is not attached, set its hop\n"
@@ -71,8 +71,11 @@ static void apply_usage(FILE *f)
 		"\"~ service NAME: weight 200 -> 250\", \"- service NAME\"; or \"= no changes\".\n\n"
 		"  --check     check FILE and print the changes apply would make;\n"
 		"              change nothing\n"
-		"  --detach    detach the instance FILE names (to stop it); the rest\n"
-		"              of FILE is not checked\n"
+		"  --detach    detach the instance FILE names (to stop it); FILE must\n"
+		"              still be a correct file, or nothing is detached\n"
+		"  --allow-empty  an empty FILE (only blanks and comments) means no\n"
+		"              instance: detach it; without this, an empty FILE is\n"
+		"              refused\n"
 		"  -h, --help  this help\n"
 		"The instance is the file's 'name =', else --instance (default \"%s\").\n"
 		"Exit status: 0, or 1 if FILE is wrong (every problem is printed as\n"
@@ -557,19 +560,25 @@ out:
 	return ret;
 }
 
-/* --detach: only the instance's name matters. */
-static int apply_detach(struct conf *c)
+/* --detach, or an empty file with --allow-empty: the instance goes. A file
+ * with any problem changes nothing. */
+static int apply_detach(struct conf *c, bool check)
 {
 	char a0[] = "detach", dir[256];
 	char *argv[] = { a0, NULL };
 
-	if ((c->name_line && !c->name[0]) || pick_instance(c)) {
+	pick_instance(c);
+	if (c->n_msgs) {
 		conf_report(c);
 		return 1;
 	}
 	crd_inst_dir(crd_instance, dir, sizeof(dir));
 	if (access(dir, F_OK)) {
 		printf("= instance %s: not attached\n", crd_instance);
+		return 0;
+	}
+	if (check) {
+		printf("- instance %s\n", crd_instance);
 		return 0;
 	}
 	if (run_quiet(detach_main, 1, argv))
@@ -583,10 +592,11 @@ int apply_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "check", no_argument, NULL, 'c' },
 		{ "detach", no_argument, NULL, 'd' },
+		{ "allow-empty", no_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	bool check = false, detach = false;
+	bool check = false, detach = false, allow_empty = false;
 	struct conf *c;
 	int ch, err, ret;
 
@@ -598,6 +608,9 @@ int apply_main(int argc, char **argv)
 			break;
 		case 'd':
 			detach = true;
+			break;
+		case 'e':
+			allow_empty = true;
 			break;
 		case 'h':
 			apply_usage(stdout);
@@ -625,8 +638,13 @@ int apply_main(int argc, char **argv)
 	if (err) {
 		crd_err("%s: %s", argv[optind], strerror(-err));
 		ret = 1;
-	} else if (detach) {
-		ret = apply_detach(c);
+	} else if (c->empty && !allow_empty) {
+		crd_err("%s: the file is empty (no [instance] section, no service); "
+			"nothing changed (give --allow-empty to detach instance '%s' "
+			"with an empty file)", argv[optind], crd_instance);
+		ret = 1;
+	} else if (detach || c->empty) {
+		ret = apply_detach(c, check);
 	} else {
 		ret = apply_conf(c, check);
 	}

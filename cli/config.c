@@ -233,6 +233,16 @@ static char *conf_reader(char *str, int num, void *stream)
 	 * the line as the continuation of the previous value. */
 	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\v' || *s == '\f')
 		s++;
+	if (memchr(s, '\0', n - (s - p->buf))) {
+		/* Text files hold no NUL; the rest of such a line would be
+		 * silently cut off. */
+		conf_err(p->c, p->line, "line holds a NUL byte (not a text file?)");
+		p->c->empty = false;
+		snprintf(str, num, ";\n");
+		return str;
+	}
+	if (*s && *s != '\n' && *s != ';' && *s != '#')
+		p->c->empty = false;
 	if (strlen(s) >= (size_t)num) {
 		conf_err(p->c, p->line, "line longer than %d characters", num - 2);
 		if (*s == '[') {
@@ -418,6 +428,7 @@ int conf_load(const char *path, struct conf *c)
 	memset(c, 0, sizeof(*c));
 	c->path = path;
 	c->hop_limit = CRD_DEFAULT_HOP_LIMIT;
+	c->empty = true;
 	p.f = fopen(path, "re");
 	if (!p.f)
 		return -errno;
@@ -434,6 +445,8 @@ int conf_load(const char *path, struct conf *c)
 		conf_err(c, r, "syntax error (expected 'KEY = VALUE', [instance] or "
 			 "[service NAME])");
 
+	if (c->empty && !c->n_msgs)
+		return 0;
 	if (!c->inst_line)
 		conf_err(c, 0, "no [instance] section (it names the cgroup to attach to)");
 	else if (!c->cgroup_line && !c->system_wide)

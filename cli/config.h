@@ -44,6 +44,10 @@ struct conf {
 					  * CRD_DEFAULT_HOP_LIMIT) */
 	unsigned name_line, cgroup_line, sw_line, hop_line; /* 0: not given */
 
+	/* nothing but blank lines and comments: no section, no key (then
+	 * conf_load() reports no problem; the caller decides) */
+	bool empty;
+
 	/* [service NAME]..., in file order */
 	struct conf_service svc[CRD_MAX_SERVICES];
 	unsigned n_svc;

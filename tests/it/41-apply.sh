@@ -5,7 +5,8 @@
 # counters and its proxy's claimed listener, so traffic goes on through it);
 # `apply --check` changes nothing; a file with any problem reports FILE:LINE
 # for each and changes nothing, not even the parts that were right;
-# `apply --detach` detaches.
+# `apply --detach` detaches, but never on a file with a problem; an empty
+# file is refused unless --allow-empty (then it detaches).
 . "$(dirname "$0")/../lib.sh"
 
 # svc NAME [FIELD]: service NAME (or one field of it) from service list --json.
@@ -260,11 +261,42 @@ rc=$?
 check "a missing file: named, exit 1" eval '[ $rc = 1 ] &&
 	grep -qxF "connredir: $WORK/none.conf: No such file or directory" "$WORK/err"'
 
-# --- --detach --------------------------------------------------------------
-crd apply --detach "$WORK/garbage.conf" >"$WORK/out" 2>&1
-check "apply --detach detaches (the rest of the file is not looked at)" \
-	same_lines "$WORK/out" "- instance $INST"
-check "apply --detach: not attached any more" eval "! attached"
+# --- --detach, empty files ---------------------------------------------------
+names >"$WORK/names4"
+crd apply --detach "$WORK/garbage.conf" >"$WORK/out" 2>"$WORK/err"
+rc=$?
+check "apply --detach of a file with a problem: exit 1, the problem named, still attached" \
+	eval '[ $rc = 1 ] && attached && [ ! -s "$WORK/out" ] &&
+	grep -qF "garbage.conf:$(line_of "$WORK/garbage.conf" "this line"): syntax error" "$WORK/err"'
+head -c 300 /dev/urandom >"$WORK/junk.conf"
+printf '\0\1\2binary\n' >>"$WORK/junk.conf"
+crd apply --detach "$WORK/junk.conf" >"$WORK/out" 2>"$WORK/err"
+rc=$?
+check "apply --detach of a binary file: exit 1, still attached" \
+	eval '[ $rc = 1 ] && attached && [ -s "$WORK/err" ]'
+printf '; nothing here\n\n   \n# nor here\n' >"$WORK/empty.conf"
+: >"$WORK/empty0.conf"
+for f in empty empty0; do
+	for mode in --detach --check ""; do
+		crd apply $mode "$WORK/$f.conf" >"$WORK/out" 2>"$WORK/err"
+		rc=$?
+		check "apply $mode of an empty file ($f): exit 1, 'empty' named, still attached" \
+			eval '[ $rc = 1 ] && attached && [ ! -s "$WORK/out" ] &&
+			grep -qF "$WORK/$f.conf: the file is empty" "$WORK/err" &&
+			grep -qF -- "--allow-empty" "$WORK/err"'
+	done
+done
+check "the empty files changed no service" eval '[ "$(names)" = "$(cat "$WORK/names4")" ]'
+crd apply --check --allow-empty "$WORK/empty.conf" >"$WORK/out" 2>&1
+check "apply --check --allow-empty of an empty file: '- instance', still attached" \
+	eval 'same_lines "$WORK/out" "- instance $INST" && attached'
+crd apply --allow-empty "$WORK/empty.conf" >"$WORK/out" 2>&1
+check "apply --allow-empty of an empty file detaches" \
+	eval 'same_lines "$WORK/out" "- instance $INST" && ! attached'
+crd apply "$WORK/v4.conf" >/dev/null 2>&1
+crd apply --detach "$WORK/v4.conf" >"$WORK/out" 2>&1
+check "apply --detach of a good file detaches" \
+	eval 'same_lines "$WORK/out" "- instance $INST" && ! attached'
 crd apply --detach "$WORK/v4.conf" >"$WORK/out" 2>&1
 rc=$?
 check "apply --detach again: '= instance $INST: not attached', exit 0" \
