@@ -34,7 +34,7 @@ VERSION := 0.1.0
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	   -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Ilib -Ibpf -I$(B) \
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Ilib -Icommon -Ibpf -I$(B) \
 	   -DCONNREDIR_VERSION=\"$(VERSION)\"
 LDLIBS_BPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 
@@ -56,6 +56,12 @@ LIB_SO    := $(B)/libconnredir.so.$(SONAME_MAJOR)
 
 PARSE_OBJ := $(B)/obj/lib/parse.o
 
+# common/: what the CLI and the proxy share (the JSON writer, the terminal
+# escape), linked into both, the unit tests and the fuzzers that need it.
+COMMON_SRCS := $(wildcard common/*.c)
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
+COMMON_A    := $(B)/libcrdcommon.a
+
 CLI_SRCS  := $(wildcard cli/*.c)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(B)/obj/%.o)
 CLI       := $(B)/connredir
@@ -76,7 +82,7 @@ TEST_BPF  := $(B)/tests/foreign.bpf.o
 
 .PHONY: all deps test test-load demo fuzz clean check-root
 .SECONDARY:
-all: deps $(CLI) $(PROXY) $(LIB_A) $(LIB_SO) $(TOOLS) $(EXAMPLES) $(UNITS) $(TEST_BPF)
+all: deps $(CLI) $(PROXY) $(COMMON_A) $(LIB_A) $(LIB_SO) $(TOOLS) $(EXAMPLES) $(UNITS) $(TEST_BPF)
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -122,20 +128,24 @@ $(LIB_SO): $(LIB_OBJS) lib/libconnredir.map
 # ---- CLI -------------------------------------------------------------------
 
 $(B)/obj/%.o: %.c $(wildcard include/connredir/*.h) $(wildcard lib/*.h) \
-		$(wildcard cli/*.h) $(wildcard proxy/*.h) bpf/crd_maps.h
+		$(wildcard cli/*.h) $(wildcard proxy/*.h) $(wildcard common/*.h) bpf/crd_maps.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(CLI_OBJS): $(SKEL)
 
-$(CLI): $(CLI_OBJS) $(PARSE_OBJ) $(LIB_A)
+$(COMMON_A): $(COMMON_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(CLI): $(CLI_OBJS) $(PARSE_OBJ) $(COMMON_A) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BPF)
 
 # ---- proxy -------------------------------------------------------------------
 
-$(PROXY): $(PROXY_OBJS) $(PARSE_OBJ) $(LIB_A)
+$(PROXY): $(PROXY_OBJS) $(PARSE_OBJ) $(COMMON_A) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
@@ -152,34 +162,36 @@ $(B)/examples/%: examples/%.c $(LIB_A)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_A) -pthread
 
-$(B)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_A) $(PARSE_OBJ)
+$(B)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_A) $(PARSE_OBJ) $(COMMON_A)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(LIB_A) -pthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(COMMON_A) $(LIB_A) -pthread
 
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	      -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -Ibpf -I$(B)
-$(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h lib/parse.c $(LIB_SRCS)
+	      -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib -Icommon -Ibpf -I$(B)
+# (common/ is compiled in, instrumented, instead of linking libcrdcommon.a.)
+$(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h lib/parse.c $(LIB_SRCS) $(COMMON_SRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< lib/parse.c $(LIB_SRCS)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< lib/parse.c $(LIB_SRCS) $(COMMON_SRCS)
 
 # The CLI's parsers: only what they need (no BPF, no libbpf, no root).
 FUZZ_CLI_DEPS := fuzz/fuzz.h fuzz/fuzz_svc.h cli/cli.h cli/config.h lib/parse.h bpf/crd_maps.h
-$(B)/fuzz/fuzz_service: fuzz/fuzz_service.c cli/service_spec.c lib/parse.c $(FUZZ_CLI_DEPS)
+$(B)/fuzz/fuzz_service: fuzz/fuzz_service.c cli/service_spec.c lib/parse.c $(FUZZ_CLI_DEPS) \
+		$(COMMON_SRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -Icli -o $@ $< cli/service_spec.c lib/parse.c
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Icli -o $@ $< cli/service_spec.c lib/parse.c $(COMMON_SRCS)
 
 $(B)/fuzz/fuzz_config: fuzz/fuzz_config.c cli/config.c cli/service_spec.c lib/parse.c \
-		$(FUZZ_CLI_DEPS)
+		$(FUZZ_CLI_DEPS) $(COMMON_SRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $(INIH_CFLAGS) -Icli -o $@ $< cli/config.c \
-		cli/service_spec.c lib/parse.c $(INIH_LIBS)
+		cli/service_spec.c lib/parse.c $(COMMON_SRCS) $(INIH_LIBS)
 
 # Unit tests and fuzzers of the proxy include its sources.
-$(UNITS) $(FUZZERS): $(wildcard proxy/*.c proxy/*.h)
+$(UNITS) $(FUZZERS): $(wildcard proxy/*.c proxy/*.h common/*.h)
 
 fuzz: deps $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do \

@@ -17,6 +17,8 @@
 #include <bpf/libbpf.h>
 
 #include "crd_maps.h"
+#include "escape.h"    /* common/: crd_esc() for strings from outside */
+#include "json.h"      /* common/: json_fput_str() */
 
 #define CRD_BPFFS "/sys/fs/bpf"
 #define CRD_PIN_ROOT CRD_BPFFS "/connredir"
@@ -25,6 +27,10 @@
 /* Global options, set by main() before a command runs. */
 extern const char *crd_instance;   /* --instance NAME */
 extern bool crd_json;              /* --json (per command) */
+/* The real standard output: stdout goes through the terminal escape
+ * (main.c); only what escapes its fields itself and must send terminal
+ * codes (events' colours) writes here. */
+extern FILE *crd_stdout_raw;
 
 /* Print "connredir: <message>\n" to stderr. */
 void crd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -203,9 +209,6 @@ int service_clear(const struct crd_inst *in, __u32 slot);
 
 /* The value of option @opt of @s as text ("-" if unset) into @buf. */
 const char *service_field(const struct crd_service *s, int opt, char *buf, size_t len);
-
-/* ---- json.c: a small JSON writer on stdout ------------------------------ */
-void json_str(FILE *f, const char *s);   /* a quoted, escaped string */
 
 /* ---- names.c: what the tables show ------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "parse.h"
@@ -21,6 +22,7 @@
 
 const char *crd_instance = CRD_DEFAULT_INSTANCE;
 bool crd_json;
+FILE *crd_stdout_raw;
 
 void crd_err(const char *fmt, ...)
 {
@@ -82,12 +84,23 @@ static void usage(FILE *f)
 		"See connredir(8).\n", CRD_DEFAULT_INSTANCE, CRD_PIN_ROOT);
 }
 
+/* Everything the CLI prints, and what libbpf prints through stderr, goes
+ * through the terminal escape (common/escape.h): a process name, a path or
+ * an input echoed in an error cannot drive the terminal. JSON output is
+ * printable ASCII already and passes unchanged. */
+static void escape_output(void)
+{
+	crd_stdout_raw = stdout;
+	crd_esc_stdio(true);
+}
+
 int main(int argc, char **argv)
 {
 	const char *why;
 	int i = 1;
 	size_t c;
 
+	escape_output();
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);

@@ -508,7 +508,7 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 
 	if (json) {
 		fprintf(f, "{\"id\":%u,\"name\":", s->id);
-		json_str(f, s->name);
+		json_fput_str(f, s->name);
 		fprintf(f, ",\"weight\":%d,\"proto\":\"%s\",\"fail\":\"%s\",\"implicit\":%s,"
 			"\"slot\":%d,\"proxy\":[",
 			s->weight, proto_name(s->proto_mask),
@@ -518,23 +518,23 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 			memset(a.addr, 0, 10);
 			a.addr[10] = a.addr[11] = 0xff;
 			memcpy(a.addr + 12, &s->proxy4, 4);
-			json_str(f, crd_format_endpoint(&a, ntohs(s->proxy4_port_be), buf, sizeof(buf)));
+			json_fput_str(f, crd_format_endpoint(&a, ntohs(s->proxy4_port_be), buf, sizeof(buf)));
 		}
 		if (s->flags & CRD_SVC_PROXY6) {
 			if (s->flags & CRD_SVC_PROXY4)
 				fputc(',', f);
 			memcpy(a.addr, s->proxy6, 16);
-			json_str(f, crd_format_endpoint(&a, ntohs(s->proxy6_port_be), buf, sizeof(buf)));
+			json_fput_str(f, crd_format_endpoint(&a, ntohs(s->proxy6_port_be), buf, sizeof(buf)));
 		}
 		fputs("],\"dst\":[", f);
 		for (i = 0; i < s->n_dst; i++) {
 			fputs(i ? "," : "", f);
-			json_str(f, fmt_prefix(&s->dst[i], buf, sizeof(buf)));
+			json_fput_str(f, fmt_prefix(&s->dst[i], buf, sizeof(buf)));
 		}
 		fputs("],\"not_dst\":[", f);
 		for (i = 0; i < s->n_not_dst; i++) {
 			fputs(i ? "," : "", f);
-			json_str(f, fmt_prefix(&s->not_dst[i], buf, sizeof(buf)));
+			json_fput_str(f, fmt_prefix(&s->not_dst[i], buf, sizeof(buf)));
 		}
 		fputs("],\"dport\":[", f);
 		for (i = 0; i < s->n_ports; i++)

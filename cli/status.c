@@ -97,9 +97,9 @@ int status_main(int argc, char **argv)
 
 	if (json) {
 		printf("{\"instance\":");
-		json_str(stdout, crd_instance);
+		json_fput_str(stdout, crd_instance);
 		printf(",\"cgroup\":");
-		json_str(stdout, cfg.cgroup_path);
+		json_fput_str(stdout, cfg.cgroup_path);
 		printf(",\"cgroup_id\":%llu,\"hop_limit\":%u,\"layout\":%u,"
 		       "\"events_reader_pid\":%u,\"counters\":{",
 		       (unsigned long long)cfg.cgroup_id, cfg.hop_limit, cfg.layout,

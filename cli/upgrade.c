@@ -292,18 +292,18 @@ static void print_result(const struct upg_link *ls, size_t n, const char *object
 
 	if (crd_json) {
 		printf("{\"instance\":");
-		json_str(stdout, crd_instance);
+		json_fput_str(stdout, crd_instance);
 		printf(",\"object\":");
 		if (object)
-			json_str(stdout, object);
+			json_fput_str(stdout, object);
 		else
 			printf("null");
 		printf(",\"layout\":%d,\"programs\":[", layout);
 		for (i = 0; i < n; i++) {
 			printf("%s{\"program\":", i ? "," : "");
-			json_str(stdout, ls[i].prog_name);
+			json_fput_str(stdout, ls[i].prog_name);
 			printf(",\"link\":");
-			json_str(stdout, ls[i].pin);
+			json_fput_str(stdout, ls[i].pin);
 			printf(",\"old_id\":%u,\"new_id\":%u}", ls[i].old_id, ls[i].new_id);
 		}
 		printf("]}\n");

@@ -25,6 +25,7 @@
 
 #include "conf.h"
 #include "dispatch.h"
+#include "escape.h"
 #include "events.h"
 #include "flow.h"
 #include "inspect.h"
@@ -521,6 +522,9 @@ int main(int argc, char **argv)
 	unsigned i;
 	int err, ret = 1;
 
+	/* Messages echo options, peers and names: through the terminal
+	 * escape (the flow log is JSON, escaped by common/json.c). */
+	crd_esc_stdio(false);
 	err = parse_options(argc, argv, &conf, &o);
 	if (err) {
 		if (err < 0)
