@@ -78,8 +78,8 @@ static void apply_usage(FILE *f)
 		"              refused\n"
 		"  -h, --help  this help\n"
 		"The instance is the file's 'name =', else --instance (default \"%s\").\n"
-		"Exit status: 0, or 1 if FILE is wrong (every problem is printed as\n"
-		"FILE:LINE: ...) or a change failed.\n", CRD_DEFAULT_INSTANCE);
+		"Exit status: 0, or 1 if FILE is wrong (its first 5 problems are printed\n"
+		"as FILE:LINE: ...) or a change failed.\n", CRD_DEFAULT_INSTANCE);
 }
 
 /* Run a command's main() with its stdout muted (its errors still show). */

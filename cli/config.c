@@ -88,11 +88,24 @@ unsigned conf_report(struct conf *c)
 		}
 		c->msgs[j] = m;
 	}
+	/* Bounded, whatever the file holds: the first CONF_MAX_REPORT
+	 * problems, each escaped and cut to CONF_MAX_TEXT characters. */
 	for (i = 0; i < n; i++) {
-		if (c->msgs[i].line)
-			crd_err("%s:%u: %s", c->path, c->msgs[i].line, c->msgs[i].text);
-		else
-			crd_err("%s: %s", c->path, c->msgs[i].text);
+		char text[CONF_MAX_TEXT + 1];
+		bool cut;
+
+		if (i == CONF_MAX_REPORT)
+			crd_err("%s: ... and %u more problem%s (fix these first)", c->path,
+				n - i, n - i > 1 ? "s" : "");
+		if (i < CONF_MAX_REPORT) {
+			crd_esc_mem(text, sizeof(text), c->msgs[i].text, strlen(c->msgs[i].text),
+				    false, &cut);
+			if (c->msgs[i].line)
+				crd_err("%s:%u: %s%s", c->path, c->msgs[i].line, text,
+					cut ? "..." : "");
+			else
+				crd_err("%s: %s%s", c->path, text, cut ? "..." : "");
+		}
 		free(c->msgs[i].text);
 	}
 	free(c->msgs);

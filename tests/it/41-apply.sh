@@ -250,6 +250,22 @@ connredir: $WORK/many.conf:4: service 'a': a proxy address is required (proxy = 
 connredir: $WORK/many.conf:5: service 'a': weight 'x': not a decimal number
 connredir: $WORK/many.conf:6: unknown section '[frob]' (expected [instance] or [service NAME])"
 
+# Binary input: the report is bounded (5 problems and a count of the rest,
+# each cut at 200 characters) and escaped.
+{
+	printf '[instance]\ncgroup = %s\n' "$TEST_CG"
+	for i in $(seq 1 40); do printf '\033]0;pwn\007%0150d\377 = 1\n' "$i"; done
+	head -c 5000 /dev/urandom
+} >"$WORK/binary.conf"
+crd apply --check "$WORK/binary.conf" >/dev/null 2>"$WORK/err"
+rc=$?
+check "binary input: exit 1, at most 6 lines, the last counting the rest" \
+	eval '[ $rc = 1 ] && [ "$(wc -l <"$WORK/err")" -le 6 ] && tail -n1 "$WORK/err" | grep -q "more problems"'
+check "binary input: each problem cut at 200 characters, nothing raw" \
+	eval '! LC_ALL=C grep -q $'"'"'[\x01-\x08\x0b-\x1f\x7f-\xff]'"'"' "$WORK/err" &&
+	[ "$(sed "s|^connredir: $WORK/binary.conf:[0-9]*: ||" "$WORK/err" | awk "length > 203" | wc -l)" = 0 ] &&
+	grep -qF "\x1b]0;pwn\x07" "$WORK/err"'
+
 # The root of the hierarchy only with system-wide = yes (checked with
 # --check only: a test never attaches there).
 printf '[instance]\ncgroup = %s\n' "$CG2" >"$WORK/root.conf"
