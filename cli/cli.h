@@ -60,6 +60,10 @@ extern const struct crd_link_def crd_links[];
 int crd_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap);
 extern const size_t crd_n_links;
 
+/* A sentence for errno or libbpf error @err (either sign): libbpf's own
+ * codes (LIBBPF_ERRNO__*) too, which strerror() calls "Unknown error". */
+const char *crd_bpf_strerror(int err);
+
 /* ---- instance.c: the pinned state of one instance ---------------------- */
 
 /* The maps of an attached instance, opened from their pins. */
