@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -50,8 +51,10 @@ static void service_usage(FILE *f)
 		"                        them, continuing the flow the proxy accepted, so\n"
 		"                        later services see the original application and\n"
 		"                        such proxies cannot loop\n"
-		"A cgroup PATH that is not absolute is relative to the attached cgroup;\n"
-		"a missing child there is created. A service needs an identity\n"
+		"A cgroup PATH that is not absolute is relative to the attached cgroup.\n"
+		"An --app-cgroup must exist; a missing --owner-cgroup that is a plain\n"
+		"child name is created (for the proxy to run in), once everything else\n"
+		"is checked, and removed again if the add fails. A service needs an identity\n"
 		"(--owner-uid and/or --owner-cgroup): it is how the kernel recognises\n"
 		"its proxy, lets it set records and never hands it its own flows. A\n"
 		"listener the proxy binds is claimed for its service: the service's flows\n"
@@ -109,6 +112,7 @@ int service_spec_resolve(const struct crd_svc_spec *sp, const char *base,
 	unsigned lvl;
 	uint64_t id;
 	size_t i;
+	bool mk;
 	int err;
 
 	*out = sp->svc;
@@ -119,10 +123,13 @@ int service_spec_resolve(const struct crd_svc_spec *sp, const char *base,
 			continue;
 		*bad_opt = cgs[i].opt;
 		out->flags |= cgs[i].flag;
-		err = crd_cg_resolve(cgs[i].path, base, create, canon, sizeof(canon),
+		/* Only a proxy's (owner) cgroup is made: an application cgroup
+		 * that does not exist is a typo (no application is in it). */
+		mk = create && cgs[i].opt == SVC_OPT_OWNER_CG;
+		err = crd_cg_resolve(cgs[i].path, base, mk, canon, sizeof(canon),
 				     &id, &lvl, NULL, why);
 		if (err == -ENOENT && !create && pending && base &&
-		    plain_child(cgs[i].path)) {
+		    cgs[i].opt == SVC_OPT_OWNER_CG && plain_child(cgs[i].path)) {
 			/* Made when the service is added; no id before that. */
 			*pending = true;
 			continue;
@@ -232,7 +239,9 @@ static int service_add(int argc, char **argv)
 		{ 0 }
 	};
 	struct crd_service svcs[CRD_MAX_SERVICES], s;
+	char made[PATH_MAX] = "";
 	const char *why, *name;
+	bool pending = false;
 	struct crd_svc_spec sp;
 	struct crd_config cfg;
 	struct crd_inst in;
@@ -290,7 +299,9 @@ static int service_add(int argc, char **argv)
 		crd_err("instance '%s': reading configuration: %s", crd_instance, strerror(-err));
 		goto out;
 	}
-	if (service_spec_resolve(&sp, cfg.cgroup_path, true, &s, NULL, &opt, &why)) {
+	/* Everything is checked before a cgroup is made: a failed add leaves
+	 * nothing behind. */
+	if (service_spec_resolve(&sp, cfg.cgroup_path, false, &s, &pending, &opt, &why)) {
 		crd_err("service '%s': --%s '%s': %s", name, service_opt_names[opt],
 			spec_value(&sp, opt), why);
 		goto out;
@@ -312,6 +323,15 @@ static int service_add(int argc, char **argv)
 			CRD_MAX_SERVICES);
 		goto out;
 	}
+	if (pending) {
+		/* The owner cgroup, a plain child of the attached one. */
+		snprintf(made, sizeof(made), "%s/%s", cfg.cgroup_path, sp.owner_cg);
+		if (service_spec_resolve(&sp, cfg.cgroup_path, true, &s, NULL, &opt, &why)) {
+			crd_err("service '%s': --%s '%s': %s", name, service_opt_names[opt],
+				spec_value(&sp, opt), why);
+			goto out;
+		}
+	}
 	err = service_new_id(&in, &s.id);
 	if (err == -EOVERFLOW) {
 		crd_err("service '%s': service ids are exhausted; detach and attach again",
@@ -332,6 +352,8 @@ static int service_add(int argc, char **argv)
 		printf("service %s added (id %u, weight %d)\n", name, s.id, s.weight);
 	ret = 0;
 out:
+	if (ret && made[0])
+		rmdir(made);   /* made above for this service only */
 	crd_inst_close(&in);
 	return ret;
 }

@@ -76,6 +76,13 @@ run 1 "status: unknown argument '--jsn'" --instance "$INST" status --jsn
 run 1 "exec: a COMMAND is needed" --instance "$INST" exec --
 run 1 "exec: --cgroup 'x/y': invalid character in name" --instance "$INST" exec --cgroup x/y -- true
 run 1 "--hop-limit 'x'" --instance "$INST" set --hop-limit x
+# A failed add has no side effects; an --app-cgroup is never created.
+run 1 "service 'bad': --app-cgroup 'apq': no such cgroup" "${S[@]}" bad --proxy 127.0.0.1:1 --owner-uid 0 --app-cgroup apq
+check "a misspelt --app-cgroup is not created" [ ! -e "$TEST_CG/apq" ]
+run 1 "service 'good': already exists" "${S[@]}" good --proxy 127.0.0.1:1 --owner-cgroup newowner
+check "a refused add (name taken) creates no --owner-cgroup" [ ! -e "$TEST_CG/newowner" ]
+run 1 "service 'bad2': --app-cgroup 'apq': no such cgroup" "${S[@]}" bad2 --proxy 127.0.0.1:1 --owner-cgroup newowner2 --app-cgroup apq
+check "a refused add (bad --app-cgroup) creates no --owner-cgroup" [ ! -e "$TEST_CG/newowner2" ]
 check "the refused commands changed no service" [ "$(crd service list --json)" = "$before" ]
 
 check "service list --json is valid JSON" python3 -m json.tool <<<"$(crd service list --json)" >/dev/null
