@@ -180,6 +180,19 @@ int service_spec_init(struct crd_svc_spec *sp, const char *name, const char **wh
 int service_spec_opt(struct crd_svc_spec *sp, int opt, const char *arg,
 		     const char **why);
 
+/* Options that may be given more than once, and as comma-separated lists
+ * (proxy, dst, not-dst, dport). */
+bool service_opt_repeatable(int opt);
+
+/*
+ * service_spec_opt_list - service_spec_opt() with a value as the command
+ * line and the configuration file both take it: for a repeatable option, a
+ * comma-separated list ("80, 443, 8000-8099"), each item on its own. On
+ * error @item (@len bytes) holds the item that is wrong.
+ */
+int service_spec_opt_list(struct crd_svc_spec *sp, int opt, const char *arg,
+			  char *item, size_t len, const char **why);
+
 /* -EINVAL if a required option is missing; @cli words *why for the
  * command line (--proxy) or for the configuration file (proxy =). */
 int service_spec_check(const struct crd_svc_spec *sp, bool cli, const char **why);

@@ -342,13 +342,6 @@ static void instance_key(struct conf_parse *p, const char *key, const char *val)
 	}
 }
 
-/* Options that may be given more than once, and as comma-separated lists. */
-static bool repeatable(int opt)
-{
-	return opt == SVC_OPT_PROXY || opt == SVC_OPT_DST || opt == SVC_OPT_NOT_DST ||
-	       opt == SVC_OPT_DPORT;
-}
-
 static void service_key(struct conf_parse *p, const char *key, const char *val)
 {
 	struct conf_service *cs = p->cur;
@@ -356,14 +349,12 @@ static void service_key(struct conf_parse *p, const char *key, const char *val)
 	const char *name = cs->spec.svc.name, *why;
 	char item[256], *copy;
 	int opt = service_opt_index(key);
-	const char *s, *e;
-	size_t len;
 
 	if (opt < 0) {
 		conf_err(c, p->line, "service '%s': unknown key '%s'", name, key);
 		return;
 	}
-	if (cs->opt_line[opt] && !repeatable(opt)) {
+	if (cs->opt_line[opt] && !service_opt_repeatable(opt)) {
 		conf_err(c, p->line, "service '%s': '%s' is given twice (first on line %u)",
 			 name, key, cs->opt_line[opt]);
 		return;
@@ -383,29 +374,8 @@ static void service_key(struct conf_parse *p, const char *key, const char *val)
 		service_spec_opt(&cs->spec, opt, copy, &why);
 		return;
 	}
-	if (!repeatable(opt)) {
-		if (service_spec_opt(&cs->spec, opt, val, &why))
-			conf_err(c, p->line, "service '%s': %s '%s': %s", name, key, val, why);
-		return;
-	}
-	/* "a, b" is "a" and "b", each checked on its own. */
-	for (s = val;; s = e + 1) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		e = strchr(s, ',');
-		if (!e)
-			e = s + strlen(s);
-		len = e - s;
-		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-			len--;
-		snprintf(item, sizeof(item), "%.*s", (int)len, s);
-		if (service_spec_opt(&cs->spec, opt, item, &why)) {
-			conf_err(c, p->line, "service '%s': %s '%s': %s", name, key, item, why);
-			return;
-		}
-		if (!*e)
-			break;
-	}
+	if (service_spec_opt_list(&cs->spec, opt, val, item, sizeof(item), &why))
+		conf_err(c, p->line, "service '%s': %s '%s': %s", name, key, item, why);
 }
 
 static int conf_handler(void *user, const char *sec, const char *key, const char *val)

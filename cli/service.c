@@ -25,7 +25,7 @@ static void service_usage(FILE *f)
 	fprintf(f,
 		"Usage: connredir [--instance NAME] service add NAME --proxy ADDR:PORT\n"
 		"              [--proxy [ADDR6]:PORT] [--weight N] [--proto tcp|udp|all]\n"
-		"              [--dst PREFIX]... [--not-dst PREFIX]... [--dport N[-M]]...\n"
+		"              [--dst PREFIX]... [--not-dst PREFIX]... [--dport N[-M][,...]]...\n"
 		"              [--app-uid UID] [--app-cgroup PATH]\n"
 		"              [--owner-uid UID] [--owner-cgroup PATH] [--fail open|closed]\n"
 		"              [--implicit]\n"
@@ -38,7 +38,7 @@ static void service_usage(FILE *f)
 		"  --proto P             tcp (default), udp or all\n"
 		"  --dst PREFIX          only destinations in PREFIX (up to %d)\n"
 		"  --not-dst PREFIX      never destinations in PREFIX (up to %d)\n"
-		"  --dport N[-M]         only these destination ports (up to %d)\n"
+		"  --dport N[-M][,...]   only these destination ports (up to %d)\n"
 		"  --app-uid UID         only flows opened by this uid\n"
 		"  --app-cgroup PATH     only flows opened in this cgroup subtree\n"
 		"  --owner-uid UID       the proxy's identity: its uid\n"
@@ -51,6 +51,8 @@ static void service_usage(FILE *f)
 		"                        them, continuing the flow the proxy accepted, so\n"
 		"                        later services see the original application and\n"
 		"                        such proxies cannot loop\n"
+		"--proxy, --dst, --not-dst and --dport may be repeated and take\n"
+		"comma-separated lists (--dport 80,443), as connredir.conf(5) does.\n"
 		"A cgroup PATH that is not absolute is relative to the attached cgroup.\n"
 		"An --app-cgroup must exist; a missing --owner-cgroup that is a plain\n"
 		"child name is created (for the proxy to run in), once everything else\n"
@@ -239,7 +241,7 @@ static int service_add(int argc, char **argv)
 		{ 0 }
 	};
 	struct crd_service svcs[CRD_MAX_SERVICES], s;
-	char made[PATH_MAX] = "";
+	char made[PATH_MAX] = "", item[256];
 	const char *why, *name;
 	bool pending = false;
 	struct crd_svc_spec sp;
@@ -269,9 +271,9 @@ static int service_add(int argc, char **argv)
 			break;
 		case 'o':
 			opt = service_opt_index(opts[idx].name);
-			if (service_spec_opt(&sp, opt, optarg, &why)) {
+			if (service_spec_opt_list(&sp, opt, optarg, item, sizeof(item), &why)) {
 				crd_err("service '%s': --%s '%s': %s", name,
-					opts[idx].name, optarg, why);
+					opts[idx].name, item, why);
 				return 1;
 			}
 			break;

@@ -83,6 +83,8 @@ run 1 "service 'good': already exists" "${S[@]}" good --proxy 127.0.0.1:1 --owne
 check "a refused add (name taken) creates no --owner-cgroup" [ ! -e "$TEST_CG/newowner" ]
 run 1 "service 'bad2': --app-cgroup 'apq': no such cgroup" "${S[@]}" bad2 --proxy 127.0.0.1:1 --owner-cgroup newowner2 --app-cgroup apq
 check "a refused add (bad --app-cgroup) creates no --owner-cgroup" [ ! -e "$TEST_CG/newowner2" ]
+# One list grammar for the command line and the file (service_spec_opt_list).
+run 1 "service 'bad3': --dport '9-3': range start above range end" "${S[@]}" bad3 --proxy 127.0.0.1:1 --owner-uid 0 --dport "80, 9-3"
 check "the refused commands changed no service" [ "$(crd service list --json)" = "$before" ]
 
 check "service list --json is valid JSON" python3 -m json.tool <<<"$(crd service list --json)" >/dev/null
@@ -107,3 +109,12 @@ crd service del s10 >/dev/null
 crd service add s65 --proxy 127.0.0.1:30065 --owner-uid 0 --weight -3 >/dev/null
 check "a deleted service's slot is reused, with a new id" \
 	grep -q '"id":65,"name":"s65"' <<<"$(crd service list --json)"
+crd service del s11 >/dev/null   # room for one more
+crd service add lists --proxy "127.0.0.1:7, [::1]:7" --owner-uid 0 --dport "80,443, 8000-8099" \
+	--dst "10.0.0.0/8,192.0.2.1" >/dev/null 2>"$WORK/err"
+check "service add takes comma lists: --dport 80,443,8000-8099 (rc $?)" eval \
+	'[ "$(crd service list --json | python3 -c "
+import json, sys
+s = [x for x in json.load(sys.stdin) if x[\"name\"] == \"lists\"][0]
+print(len(s[\"dport\"]), len(s[\"proxy\"]), len(s[\"dst\"]))")" = "3 2 2" ]'
+crd service del lists >/dev/null
