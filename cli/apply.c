@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -120,39 +119,6 @@ static int pick_instance(struct conf *c)
 	return 0;
 }
 
-/* ---- naming a cgroup by its id (for "~ service" lines) -------------------- */
-
-static __u64 find_id;
-static char find_path[PATH_MAX];
-
-static int find_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	if (type != FTW_D)
-		return FTW_CONTINUE;
-	if (st->st_ino == find_id) {
-		snprintf(find_path, sizeof(find_path), "%s", path);
-		return FTW_STOP;
-	}
-	return ftw->level >= CRD_CG_LEVELS ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
-}
-
-/* Cgroup @id as its path, relative to @base when inside it. */
-static const char *cg_name(const char *base, __u64 id, char *buf, size_t len)
-{
-	char root[PATH_MAX];
-	size_t bl = strlen(base);
-
-	find_id = id;
-	if (crd_cg2_root(root, sizeof(root)) ||
-	    nftw(root, find_cb, 16, FTW_PHYS | FTW_ACTIONRETVAL) != FTW_STOP)
-		snprintf(buf, len, "cgroup id %llu", (unsigned long long)id);
-	else if (!strncmp(find_path, base, bl) && find_path[bl] == '/')
-		snprintf(buf, len, "%s", find_path + bl + 1);
-	else
-		snprintf(buf, len, "%s", find_path);
-	return buf;
-}
-
 /* ---- the plan --------------------------------------------------------------- */
 
 static bool same_service(const struct crd_service *a, const struct crd_service *b)
@@ -226,7 +192,7 @@ static void print_change(FILE *f, const struct conf_service *cs,
 				continue;
 			snprintf(b, sizeof(b), "%s", cs->cg[w] ? cs->cg[w] : "-");
 			if (old->flags & fl)
-				cg_name(base, oid, a, sizeof(a));
+				crd_cg_name(base, oid, a, sizeof(a));
 			else
 				snprintf(a, sizeof(a), "-");
 		} else {

@@ -141,6 +141,10 @@ int crd_cg_resolve(const char *path, const char *base, bool create,
 		   char *canon, size_t len, uint64_t *id, unsigned *level,
 		   bool *created, const char **why);
 
+/* Cgroup @id as its path, relative to @base when inside it (@base may be
+ * NULL), or "cgroup id N" if it is not found (removed). */
+const char *crd_cg_name(const char *base, __u64 id, char *buf, size_t len);
+
 /* status.c: counter names ("redirected", ...) and state keys for JSON. */
 const char *crd_stat_name(unsigned i);
 extern const char *const crd_state_keys[4];

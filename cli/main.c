@@ -70,8 +70,8 @@ static void usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "Usage: connredir [--instance NAME] COMMAND [ARGS]...\n\n"
-		"Redirect local TCP connections through chains of inspection proxies\n"
-		"(redirect services), with per-flow redirect records so services\n"
+		"Redirect local TCP connections and UDP flows through chains of inspection\n"
+		"proxies (redirect services), with per-flow redirect records so services\n"
 		"chain without loops.\n\nCommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n           %s\n", commands[i].name,

@@ -527,7 +527,7 @@ const char *service_field(const struct crd_service *s, int opt, char *buf, size_
 void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 {
 	struct crd_ipaddr a = { .family = AF_INET6 };
-	char buf[128];
+	char buf[128], path[PATH_MAX];
 	int i;
 
 	if (json) {
@@ -592,16 +592,16 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 		fprintf(f, " dst=%s", fmt_prefix(&s->dst[i], buf, sizeof(buf)));
 	for (i = 0; i < s->n_not_dst; i++)
 		fprintf(f, " not-dst=%s", fmt_prefix(&s->not_dst[i], buf, sizeof(buf)));
-	for (i = 0; i < s->n_ports; i++)
-		fprintf(f, " dport=%u-%u", s->ports[i].lo, s->ports[i].hi);
+	if (s->n_ports)
+		fprintf(f, " dport=%s", service_field(s, SVC_OPT_DPORT, buf, sizeof(buf)));
 	if (s->flags & CRD_SVC_APP_UID)
 		fprintf(f, " app-uid=%u", s->app_uid);
 	if (s->flags & CRD_SVC_APP_CG)
-		fprintf(f, " app-cgroup=%llu", (unsigned long long)s->app_cgid);
+		fprintf(f, " app-cgroup=%s", crd_cg_name(NULL, s->app_cgid, path, sizeof(path)));
 	if (s->flags & CRD_SVC_OWNER_UID)
 		fprintf(f, " owner-uid=%u", s->owner_uid);
 	if (s->flags & CRD_SVC_OWNER_CG)
-		fprintf(f, " owner-cgroup=%llu", (unsigned long long)s->owner_cgid);
+		fprintf(f, " owner-cgroup=%s", crd_cg_name(NULL, s->owner_cgid, path, sizeof(path)));
 	if (s->flags & CRD_SVC_FAIL_OPEN)
 		fprintf(f, " fail=open");
 	if (s->flags & CRD_SVC_IMPLICIT)

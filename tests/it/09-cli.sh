@@ -118,3 +118,11 @@ import json, sys
 s = [x for x in json.load(sys.stdin) if x[\"name\"] == \"lists\"][0]
 print(len(s[\"dport\"]), len(s[\"proxy\"]), len(s[\"dst\"]))")" = "3 2 2" ]'
 crd service del lists >/dev/null
+
+# service list names cgroups by path and a one-port range by its port.
+mkdir -p "$TEST_CG/own"
+crd service add shown --proxy 127.0.0.1:8 --owner-cgroup own --dport 80,81-82 >/dev/null
+crd service list >"$WORK/list"
+check "service list: owner-cgroup as a path, dport 80 (not 80-80)" \
+	eval 'grep -qF "owner-cgroup=$TEST_CG/own" "$WORK/list" && grep -qF "dport=80,81-82" "$WORK/list" &&
+	! grep -q "dport=80-80" "$WORK/list"'
