@@ -582,13 +582,13 @@ int apply_main(int argc, char **argv)
 			apply_usage(stdout);
 			return 0;
 		default:
-			apply_usage(stderr);
+			crd_try_help("apply");
 			return 1;
 		}
 	}
 	if (optind != argc - 1) {
 		crd_err("apply: exactly one configuration FILE is needed");
-		apply_usage(stderr);
+		crd_try_help("apply");
 		return 1;
 	}
 	if (check && detach) {

@@ -199,12 +199,14 @@ int attach_main(int argc, char **argv)
 			attach_usage(stdout);
 			return 0;
 		default:
-			attach_usage(stderr);
+			crd_try_help("attach");
 			return 1;
 		}
 	}
 	if (optind != argc - 1) {
-		attach_usage(stderr);
+		crd_err("attach: %s", optind < argc ? "exactly one CGROUP_PATH is needed" :
+			"a CGROUP_PATH is needed");
+		crd_try_help("attach");
 		return 1;
 	}
 	err = crd_cg_resolve(argv[optind], NULL, false, cg, sizeof(cg), &cgid,
@@ -342,7 +344,7 @@ int detach_main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 1) {
-		detach_usage(stderr);
+		crd_try_help("detach");
 		return 1;
 	}
 	crd_inst_dir(crd_instance, dir, sizeof(dir));
@@ -398,12 +400,12 @@ int set_main(int argc, char **argv)
 			set_usage(stdout);
 			return 0;
 		default:
-			set_usage(stderr);
+			crd_try_help("set");
 			return 1;
 		}
 	}
 	if (optind != argc || !hop) {
-		set_usage(stderr);
+		crd_try_help("set");
 		return 1;
 	}
 	err = crd_inst_open(crd_instance, true, &in);

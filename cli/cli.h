@@ -35,6 +35,10 @@ extern FILE *crd_stdout_raw;
 /* Print "connredir: <message>\n" to stderr. */
 void crd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* After a usage error (already said in one line): "connredir: try
+ * 'connredir [CMD] --help'" on stderr, instead of the whole help. */
+void crd_try_help(const char *cmd);
+
 /* ---- commands: each parses its own options; returns the exit status ---- */
 int attach_main(int argc, char **argv);
 int detach_main(int argc, char **argv);

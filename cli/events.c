@@ -185,7 +185,7 @@ int events_main(int argc, char **argv)
 			return 0;
 		} else {
 			crd_err("events: unknown argument '%s'", argv[a]);
-			events_usage(stderr);
+			crd_try_help("events");
 			return 1;
 		}
 	}

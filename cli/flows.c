@@ -133,7 +133,7 @@ int flows_main(int argc, char **argv)
 			return 0;
 		} else {
 			crd_err("flows: unknown argument '%s'", argv[a]);
-			flows_usage(stderr);
+			crd_try_help("flows");
 			return 1;
 		}
 	}

@@ -35,6 +35,11 @@ void crd_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void crd_try_help(const char *cmd)
+{
+	crd_err("try 'connredir %s%s--help'", cmd ? cmd : "", cmd ? " " : "");
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -114,7 +119,7 @@ int main(int argc, char **argv)
 
 			if (!v) {
 				crd_err("--instance needs a NAME");
-				usage(stderr);
+				crd_try_help(NULL);
 				return 1;
 			}
 			if (crd_parse_name(v, &why)) {
@@ -125,18 +130,19 @@ int main(int argc, char **argv)
 			i++;
 		} else {
 			crd_err("unknown option '%s'", argv[i]);
-			usage(stderr);
+			crd_try_help(NULL);
 			return 1;
 		}
 	}
 	if (i >= argc) {
-		usage(stderr);
+		crd_err("a COMMAND is needed");
+		crd_try_help(NULL);
 		return 1;
 	}
 	for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
 		if (!strcmp(argv[i], commands[c].name))
 			return commands[c].fn(argc - i, argv + i);
 	crd_err("unknown command '%s'", argv[i]);
-	usage(stderr);
+	crd_try_help(NULL);
 	return 1;
 }

@@ -255,7 +255,7 @@ static int service_add(int argc, char **argv)
 			return 0;
 		}
 		crd_err("service add: a service NAME is needed");
-		service_usage(stderr);
+		crd_try_help("service");
 		return 1;
 	}
 	name = argv[1];
@@ -281,7 +281,7 @@ static int service_add(int argc, char **argv)
 			service_usage(stdout);
 			return 0;
 		default:
-			service_usage(stderr);
+			crd_try_help("service");
 			return 1;
 		}
 	}
@@ -372,7 +372,7 @@ static int service_del(int argc, char **argv)
 	}
 	if (argc != 2) {
 		crd_err("service del: exactly one service NAME is needed");
-		service_usage(stderr);
+		crd_try_help("service");
 		return 1;
 	}
 	if (open_inst(true, &in))
@@ -662,8 +662,13 @@ static int service_list(int argc, char **argv)
 int service_main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		service_usage(argc < 2 ? stderr : stdout);
-		return argc < 2;
+		if (argc >= 2) {
+			service_usage(stdout);
+			return 0;
+		}
+		crd_err("service: a subcommand is needed (add, del or list)");
+		crd_try_help("service");
+		return 1;
 	}
 	if (!strcmp(argv[1], "add"))
 		return service_add(argc - 1, argv + 1);
@@ -672,6 +677,6 @@ int service_main(int argc, char **argv)
 	if (!strcmp(argv[1], "list"))
 		return service_list(argc - 1, argv + 1);
 	crd_err("service: unknown subcommand '%s' (add, del or list)", argv[1]);
-	service_usage(stderr);
+	crd_try_help("service");
 	return 1;
 }

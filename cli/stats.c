@@ -40,7 +40,7 @@ int stats_main(int argc, char **argv)
 			return 0;
 		} else {
 			crd_err("stats: unknown argument '%s'", argv[a]);
-			stats_usage(stderr);
+			crd_try_help("stats");
 			return 1;
 		}
 	}

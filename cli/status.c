@@ -68,7 +68,7 @@ int status_main(int argc, char **argv)
 			return 0;
 		} else {
 			crd_err("status: unknown argument '%s'", argv[i]);
-			status_usage(stderr);
+			crd_try_help("status");
 			return 1;
 		}
 	}

@@ -352,12 +352,12 @@ int upgrade_main(int argc, char **argv)
 			upgrade_usage(stdout);
 			return 0;
 		default:
-			upgrade_usage(stderr);
+			crd_try_help("upgrade");
 			return 1;
 		}
 	}
 	if (optind != argc) {
-		upgrade_usage(stderr);
+		crd_try_help("upgrade");
 		return 1;
 	}
 	fail_env = getenv(UPGRADE_FAIL_ENV);

@@ -34,7 +34,7 @@ for c in attach detach service status set exec; do
 	check "'$c --help' prints usage to stdout and exits 0" help_ok "$c"
 done
 check "'--help' lists every command" lists_all
-run 1 "^Usage: connredir" 
+run 1 "^connredir: a COMMAND is needed" 
 run 1 "unknown command 'bogus'" bogus
 run 1 "unknown option '--bogus'" --bogus status
 run 1 "instance 'a/b': invalid character in name" --instance a/b status
@@ -44,7 +44,7 @@ run 1 "cgroup '/nonexistent/cg': no such cgroup" --instance "$INST" attach /none
 run 1 "cgroup '/tmp': not inside the cgroup v2 hierarchy" --instance "$INST" attach /tmp
 run 1 "--hop-limit '0'" --instance "$INST" attach --hop-limit 0 "$TEST_CG"
 run 1 "--hop-limit '17'" --instance "$INST" attach --hop-limit 17 "$TEST_CG"
-run 1 "Usage: connredir .* attach" --instance "$INST" attach
+run 1 "connredir: attach: a CGROUP_PATH is needed" --instance "$INST" attach
 check "no instance pinned after refused attaches" [ ! -e "/sys/fs/bpf/connredir/$INST" ]
 
 crd attach "$TEST_CG" >/dev/null || fail "attach"
@@ -126,3 +126,11 @@ crd service list >"$WORK/list"
 check "service list: owner-cgroup as a path, dport 80 (not 80-80)" \
 	eval 'grep -qF "owner-cgroup=$TEST_CG/own" "$WORK/list" && grep -qF "dport=80,81-82" "$WORK/list" &&
 	! grep -q "dport=80-80" "$WORK/list"'
+
+# A usage error is one line and a pointer to --help, not the whole help.
+for args in "apply --frob x" "" "service" "status --jsn" "attach" "events --nope"; do
+	# shellcheck disable=SC2086
+	"$CRD" $args >/dev/null 2>"$WORK/err"
+	check "usage error '$args': at most 2 lines, the last 'try ... --help'" \
+		eval '[ "$(wc -l <"$WORK/err")" -le 2 ] && tail -n1 "$WORK/err" | grep -q "^connredir: try .connredir.*--help.$"'
+done
