@@ -586,6 +586,9 @@ cleanup:
 	if (sig.fd >= 0)
 		close(sig.fd);
 	events_fini();
+	if (log_dropped())
+		err_msg("--log '%s': %lu log line%s could not be written (dropped)",
+			log_path(), log_dropped(), log_dropped() == 1 ? "" : "s");
 	log_close();
 	inspect_fini();
 	return ret;

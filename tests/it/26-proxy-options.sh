@@ -104,3 +104,23 @@ if [ -f "$MAN" ]; then
 else
 	fail "no man page $MAN"
 fi
+
+# The audit log is never lost silently: an unwritable --log refuses to start;
+# a log that fails at run time (a full disk: /dev/full) is warned about at
+# once, and the dropped lines are counted at exit.
+"$PROXY" --no-claim --listen 127.0.0.1:19998 --log /proc/nonexistent/x.log >/dev/null 2>"$WORK/err"
+rc=$?
+check "--log to an unwritable path: exit 1, names it" \
+	eval '[ $rc = 1 ] && grep -qF "connredir-proxy: --log '"'"'/proc/nonexistent/x.log'"'"'" "$WORK/err"'
+"$PROXY" --no-claim --listen 127.0.0.1:19998 --log /dev/full 2>"$WORK/full.err" &
+fp=$!
+PIDS+=("$fp")
+eventually grep -q "listening on" "$WORK/full.err"
+"$TOOLS/crd-client" --bytes 10 --timeout 2 127.0.0.1 19998 >/dev/null 2>&1
+eventually grep -q "a log line could not be written (No space left on device); 1 dropped" "$WORK/full.err"
+check "a log write that fails at run time is warned about at once" \
+	grep -q "a log line could not be written (No space left on device)" "$WORK/full.err"
+kill -TERM "$fp"
+wait "$fp"
+check "at exit, the count of dropped log lines" \
+	grep -qF "connredir-proxy: --log '/dev/full': 1 log line could not be written (dropped)" "$WORK/full.err"
