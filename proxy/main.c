@@ -31,6 +31,7 @@
 #include "inspect.h"
 #include "log.h"
 #include "parse.h"
+#include "svccheck.h"
 #include "udp.h"
 
 #ifdef CONNREDIR_VERSION            /* the Makefile's VERSION, if it passes it */
@@ -62,7 +63,8 @@ static const char help_text[] =
 "as the service's proxy identity (--owner-cgroup, --owner-uid).\n"
 "\n"
 "  --service NAME        the redirect service this proxy serves\n"
-"  --instance NAME       a label for the log (no pinned state is used)\n"
+"  --instance NAME       a label for the log; where --service is looked up to\n"
+"                        warn when --listen is not its proxy address\n"
 "  --listen ADDR:PORT    listen there (TCP); IPv6 as [ADDR]:PORT; up to 16 times\n"
 "  --udp-listen ADDR:PORT\n"
 "                        receive redirected UDP there (a --proto udp service);\n"
@@ -572,6 +574,9 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	flow_init(&conf);
+	for (i = 0; i < o.n_la; i++)
+		svccheck_listen(conf.instance, conf.service, o.la[i].text, &o.la[i].addr,
+				o.la[i].port);
 	for (i = 0; i < o.n_la; i++)
 		err_msg("service '%s': listening on %s%s", conf.service ? conf.service : "-",
 			o.la[i].text, conf.no_claim ? "" : " (claimed)");

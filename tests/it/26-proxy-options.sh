@@ -88,6 +88,16 @@ RUN_WITH="prlimit --nofile=1024:1024" startup_error \
 	"--max-flows '1000': needs up to 6064 file descriptors, the limit (RLIMIT_NOFILE) is 1024: at most 160 flows fit" \
 	pq "${L[@]}" "${S[@]}" --max-flows 1000
 
+# --- a --listen that is not the service's --proxy: one warning line -----------
+start_cproxy pq mism --instance "$INST" --service Q --listen 127.0.0.1:15009 &&
+	check "--listen other than the service's --proxy: warned, naming both" grep -qF \
+	"connredir-proxy: service 'Q': --listen '127.0.0.1:15009' is not its proxy address (127.0.0.1:15001)" \
+	"$WORK/mism.err"
+kill "$PX_PID"; wait "$PX_PID" 2>/dev/null
+start_cproxy pq match --instance "$INST" --service Q --listen 127.0.0.1:15001 &&
+	check "--listen that is the service's --proxy: no warning" eval '! grep -q "is not its proxy address" "$WORK/match.err"'
+kill "$PX_PID"; wait "$PX_PID" 2>/dev/null
+
 # --- help, version, man page ---------------------------------------------------
 "$PROXY" --help >"$WORK/help" 2>"$WORK/err"
 rc=$?
