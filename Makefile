@@ -66,6 +66,12 @@ WS_SO     := $(B)/libconnredir-winsock.so.$(SONAME_MAJOR)
 
 PARSE_OBJ := $(B)/obj/lib/parse.o
 
+# common/: what the CLI and the proxy share (the JSON writer, the terminal
+# escape), linked into both, the unit tests and the fuzzers that need it.
+COMMON_SRCS := $(wildcard common/*.c)
+COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
+COMMON_A    := $(B)/libcrdcommon.a
+
 CLI_SRCS  := $(wildcard cli/*.c)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(B)/obj/%.o)
 CLI       := $(B)/connredir
@@ -89,7 +95,7 @@ TEST_BPF  := $(B)/tests/foreign.bpf.o
 .PHONY: all deps test test-load demo fuzz bench clean check-root \
 	run-test run-test-load run-demo run-fuzz
 .SECONDARY:
-all: $(CLI) $(PROXY) $(LIB_A) $(LIB_SO) $(WS_A) $(WS_SO) $(TOOLS) $(EXAMPLES) $(UNITS) $(TEST_BPF)
+all: $(CLI) $(PROXY) $(COMMON_A) $(LIB_A) $(LIB_SO) $(WS_A) $(WS_SO) $(TOOLS) $(EXAMPLES) $(UNITS) $(TEST_BPF)
 
 # ---- Debian packages -------------------------------------------------------
 # Building never installs system packages. A goal that builds first checks
@@ -175,13 +181,17 @@ $(B)/obj/%.o: %.c $(wildcard include/connredir/*.h common/*.h lib/*.h) \
 
 $(CLI_OBJS): $(SKEL)
 
-$(CLI): $(CLI_OBJS) $(PARSE_OBJ) $(LIB_A)
+$(COMMON_A): $(COMMON_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(CLI): $(CLI_OBJS) $(PARSE_OBJ) $(COMMON_A) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BPF)
 
 # ---- proxy -------------------------------------------------------------------
 
-$(PROXY): $(PROXY_OBJS) $(PARSE_OBJ) $(LIB_A)
+$(PROXY): $(PROXY_OBJS) $(PARSE_OBJ) $(COMMON_A) $(LIB_A)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
@@ -204,17 +214,18 @@ $(B)/examples/%: examples/%.c $(LIB_A)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(WS_LINK) $(LIB_A) -pthread
 
-$(B)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_A) $(PARSE_OBJ)
+$(B)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_A) $(PARSE_OBJ) $(COMMON_A)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(WS_LINK) $(LIB_A) -pthread
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PARSE_OBJ) $(WS_LINK) $(COMMON_A) $(LIB_A) -pthread
 
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	      -std=gnu11 -D_GNU_SOURCE -Iinclude -Icommon -Ilib -Ibpf -I$(B)
-$(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h lib/parse.c $(LIB_SRCS)
+# (common/ is compiled in, instrumented, instead of linking libcrdcommon.a.)
+$(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h lib/parse.c $(LIB_SRCS) $(COMMON_SRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< lib/parse.c $(LIB_SRCS)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -o $@ $< lib/parse.c $(LIB_SRCS) $(COMMON_SRCS)
 
 $(B)/fuzz/fuzz_winsock: fuzz/fuzz_winsock.c fuzz/fuzz.h $(LIB_SRCS) $(WS_SRCS) \
 		$(wildcard winsock/*.h)
@@ -224,20 +235,21 @@ $(B)/fuzz/fuzz_winsock: fuzz/fuzz_winsock.c fuzz/fuzz.h $(LIB_SRCS) $(WS_SRCS) \
 
 # The CLI's parsers: only what they need (no BPF, no libbpf, no root).
 FUZZ_CLI_DEPS := fuzz/fuzz.h fuzz/fuzz_svc.h cli/cli.h cli/config.h lib/parse.h bpf/crd_maps.h
-$(B)/fuzz/fuzz_service: fuzz/fuzz_service.c cli/service_spec.c lib/parse.c $(FUZZ_CLI_DEPS)
+$(B)/fuzz/fuzz_service: fuzz/fuzz_service.c cli/service_spec.c lib/parse.c $(FUZZ_CLI_DEPS) \
+		$(COMMON_SRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) -Icli -o $@ $< cli/service_spec.c lib/parse.c
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -Icli -o $@ $< cli/service_spec.c lib/parse.c $(COMMON_SRCS)
 
 $(B)/fuzz/fuzz_config: fuzz/fuzz_config.c cli/config.c cli/service_spec.c lib/parse.c \
-		$(FUZZ_CLI_DEPS)
+		$(FUZZ_CLI_DEPS) $(COMMON_SRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $(INIH_CFLAGS) -Icli -o $@ $< cli/config.c \
-		cli/service_spec.c lib/parse.c $(INIH_LIBS)
+		cli/service_spec.c lib/parse.c $(COMMON_SRCS) $(INIH_LIBS)
 
 # Unit tests and fuzzers of the proxy include its sources.
-$(UNITS) $(FUZZERS): $(wildcard proxy/*.c proxy/*.h)
+$(UNITS) $(FUZZERS): $(wildcard proxy/*.c proxy/*.h common/*.h)
 
 run-fuzz: $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do \

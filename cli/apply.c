@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -61,7 +60,7 @@ struct live {
 static void apply_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: connredir [--instance NAME] apply [--check] FILE\n"
+		"Usage: connredir [--instance NAME] apply [--check] [--allow-empty] FILE\n"
 		"       connredir [--instance NAME] apply --detach FILE\n\n"
 		"Make the instance match the configuration FILE (connredir.conf(5)):\n"
 		"attach it to the [instance] cgroup if it is not attached, set its hop\n"
@@ -71,12 +70,15 @@ static void apply_usage(FILE *f)
 		"\"~ service NAME: weight 200 -> 250\", \"- service NAME\"; or \"= no changes\".\n\n"
 		"  --check     check FILE and print the changes apply would make;\n"
 		"              change nothing\n"
-		"  --detach    detach the instance FILE names (to stop it); the rest\n"
-		"              of FILE is not checked\n"
+		"  --detach    detach the instance FILE names (to stop it); FILE must\n"
+		"              still be a correct file, or nothing is detached\n"
+		"  --allow-empty  an empty FILE (only blanks and comments) means no\n"
+		"              instance: detach it; without this, an empty FILE is\n"
+		"              refused\n"
 		"  -h, --help  this help\n"
 		"The instance is the file's 'name =', else --instance (default \"%s\").\n"
-		"Exit status: 0, or 1 if FILE is wrong (every problem is printed as\n"
-		"FILE:LINE: ...) or a change failed.\n", CRD_DEFAULT_INSTANCE);
+		"Exit status: 0, or 1 if FILE is wrong (its first 5 problems are printed\n"
+		"as FILE:LINE: ...) or a change failed.\n", CRD_DEFAULT_INSTANCE);
 }
 
 /* Run a command's main() with its stdout muted (its errors still show). */
@@ -115,39 +117,6 @@ static int pick_instance(struct conf *c)
 	}
 	crd_instance = c->name;
 	return 0;
-}
-
-/* ---- naming a cgroup by its id (for "~ service" lines) -------------------- */
-
-static __u64 find_id;
-static char find_path[PATH_MAX];
-
-static int find_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	if (type != FTW_D)
-		return FTW_CONTINUE;
-	if (st->st_ino == find_id) {
-		snprintf(find_path, sizeof(find_path), "%s", path);
-		return FTW_STOP;
-	}
-	return ftw->level >= CRD_CG_LEVELS ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
-}
-
-/* Cgroup @id as its path, relative to @base when inside it. */
-static const char *cg_name(const char *base, __u64 id, char *buf, size_t len)
-{
-	char root[PATH_MAX];
-	size_t bl = strlen(base);
-
-	find_id = id;
-	if (crd_cg2_root(root, sizeof(root)) ||
-	    nftw(root, find_cb, 16, FTW_PHYS | FTW_ACTIONRETVAL) != FTW_STOP)
-		snprintf(buf, len, "cgroup id %llu", (unsigned long long)id);
-	else if (!strncmp(find_path, base, bl) && find_path[bl] == '/')
-		snprintf(buf, len, "%s", find_path + bl + 1);
-	else
-		snprintf(buf, len, "%s", find_path);
-	return buf;
 }
 
 /* ---- the plan --------------------------------------------------------------- */
@@ -223,7 +192,7 @@ static void print_change(FILE *f, const struct conf_service *cs,
 				continue;
 			snprintf(b, sizeof(b), "%s", cs->cg[w] ? cs->cg[w] : "-");
 			if (old->flags & fl)
-				cg_name(base, oid, a, sizeof(a));
+				crd_cg_name(base, oid, a, sizeof(a));
 			else
 				snprintf(a, sizeof(a), "-");
 		} else {
@@ -557,19 +526,25 @@ out:
 	return ret;
 }
 
-/* --detach: only the instance's name matters. */
-static int apply_detach(struct conf *c)
+/* --detach, or an empty file with --allow-empty: the instance goes. A file
+ * with any problem changes nothing. */
+static int apply_detach(struct conf *c, bool check)
 {
 	char a0[] = "detach", dir[256];
 	char *argv[] = { a0, NULL };
 
-	if ((c->name_line && !c->name[0]) || pick_instance(c)) {
+	pick_instance(c);
+	if (c->n_msgs) {
 		conf_report(c);
 		return 1;
 	}
 	crd_inst_dir(crd_instance, dir, sizeof(dir));
 	if (access(dir, F_OK)) {
 		printf("= instance %s: not attached\n", crd_instance);
+		return 0;
+	}
+	if (check) {
+		printf("- instance %s\n", crd_instance);
 		return 0;
 	}
 	if (run_quiet(detach_main, 1, argv))
@@ -583,10 +558,11 @@ int apply_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "check", no_argument, NULL, 'c' },
 		{ "detach", no_argument, NULL, 'd' },
+		{ "allow-empty", no_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	bool check = false, detach = false;
+	bool check = false, detach = false, allow_empty = false;
 	struct conf *c;
 	int ch, err, ret;
 
@@ -599,17 +575,20 @@ int apply_main(int argc, char **argv)
 		case 'd':
 			detach = true;
 			break;
+		case 'e':
+			allow_empty = true;
+			break;
 		case 'h':
 			apply_usage(stdout);
 			return 0;
 		default:
-			apply_usage(stderr);
+			crd_try_help("apply");
 			return 1;
 		}
 	}
 	if (optind != argc - 1) {
 		crd_err("apply: exactly one configuration FILE is needed");
-		apply_usage(stderr);
+		crd_try_help("apply");
 		return 1;
 	}
 	if (check && detach) {
@@ -625,8 +604,13 @@ int apply_main(int argc, char **argv)
 	if (err) {
 		crd_err("%s: %s", argv[optind], strerror(-err));
 		ret = 1;
-	} else if (detach) {
-		ret = apply_detach(c);
+	} else if (c->empty && !allow_empty) {
+		crd_err("%s: the file is empty (no [instance] section, no service); "
+			"nothing changed (give --allow-empty to detach instance '%s' "
+			"with an empty file)", argv[optind], crd_instance);
+		ret = 1;
+	} else if (detach || c->empty) {
+		ret = apply_detach(c, check);
 	} else {
 		ret = apply_conf(c, check);
 	}

@@ -44,6 +44,40 @@ int crd_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
+const char *crd_bpf_strerror(int err)
+{
+	static char buf[128];
+
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case LIBBPF_ERRNO__LIBELF:
+		return "not an ELF file (libelf cannot read it)";
+	case LIBBPF_ERRNO__FORMAT:
+		return "not a BPF object file (an ELF file of eBPF programs, as clang "
+		       "-target bpf makes)";
+	case LIBBPF_ERRNO__KVERSION:
+		return "the BPF object has a wrong 'version' section";
+	case LIBBPF_ERRNO__ENDIAN:
+		return "the BPF object is built for the other byte order";
+	case LIBBPF_ERRNO__RELOC:
+		return "the BPF object's relocations cannot be resolved (built against "
+		       "another kernel's BTF?)";
+	case LIBBPF_ERRNO__LOAD:
+	case LIBBPF_ERRNO__VERIFY:
+		return "the kernel refused to load a program (its verifier; see "
+		       "CONNREDIR_DEBUG=1)";
+	case LIBBPF_ERRNO__PROG2BIG:
+		return "a program is too big for this kernel";
+	case LIBBPF_ERRNO__KVER:
+		return "the BPF object needs another kernel version";
+	}
+	if (err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__END &&
+	    !libbpf_strerror(err, buf, sizeof(buf)))
+		return buf;
+	return strerror(err);
+}
+
 /* Mount bpffs at CRD_BPFFS unless a bpffs is already there. */
 static int ensure_bpffs(void)
 {
@@ -165,12 +199,14 @@ int attach_main(int argc, char **argv)
 			attach_usage(stdout);
 			return 0;
 		default:
-			attach_usage(stderr);
+			crd_try_help("attach");
 			return 1;
 		}
 	}
 	if (optind != argc - 1) {
-		attach_usage(stderr);
+		crd_err("attach: %s", optind < argc ? "exactly one CGROUP_PATH is needed" :
+			"a CGROUP_PATH is needed");
+		crd_try_help("attach");
 		return 1;
 	}
 	err = crd_cg_resolve(argv[optind], NULL, false, cg, sizeof(cg), &cgid,
@@ -204,13 +240,13 @@ int attach_main(int argc, char **argv)
 
 	skel = connredir_bpf__open();
 	if (!skel) {
-		crd_err("loading BPF object: %s", strerror(errno));
+		crd_err("loading BPF object: %s", crd_bpf_strerror(errno));
 		goto out;
 	}
 	err = connredir_bpf__load(skel);
 	if (err) {
 		crd_err("loading BPF programs: %s (run with CONNREDIR_DEBUG=1 for the "
-			"verifier's log; needs root and Linux >= 6.1)", strerror(-err));
+			"verifier's log; needs root and Linux >= 6.1)", crd_bpf_strerror(err));
 		goto out;
 	}
 	if (mkdir(CRD_PIN_ROOT, 0700) && errno != EEXIST) {
@@ -308,7 +344,7 @@ int detach_main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 1) {
-		detach_usage(stderr);
+		crd_try_help("detach");
 		return 1;
 	}
 	crd_inst_dir(crd_instance, dir, sizeof(dir));
@@ -384,13 +420,14 @@ int set_main(int argc, char **argv)
 			set_usage(stdout);
 			return 0;
 		default:
-			set_usage(stderr);
+			crd_try_help("set");
 			return 1;
 		}
 	}
 	if (optind != argc || !(hop || qtcp || qudp)) {
 		crd_err("set: %s", optind != argc ? "unexpected argument" :
 			"nothing to set (--hop-limit, --quota-tcp or --quota-udp)");
+		crd_try_help("set");
 		return 1;
 	}
 	err = crd_inst_open(crd_instance, true, &in);

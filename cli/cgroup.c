@@ -3,6 +3,7 @@
  * cgroup.c - finding the cgroup v2 hierarchy and resolving paths in it.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <mntent.h>
 #include <stdio.h>
@@ -103,4 +104,37 @@ int crd_cg_resolve(const char *path, const char *base, bool create,
 	if (level)
 		*level = lvl;
 	return 0;
+}
+
+/* ---- naming a cgroup by its id ----------------------------------------------- */
+
+static __u64 find_id;
+static char find_path[PATH_MAX];
+
+static int find_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	if (type != FTW_D)
+		return FTW_CONTINUE;
+	if (st->st_ino == find_id) {
+		snprintf(find_path, sizeof(find_path), "%s", path);
+		return FTW_STOP;
+	}
+	return ftw->level >= CRD_CG_LEVELS ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
+}
+
+/* Cgroup @id as its path, relative to @base when inside it. */
+const char *crd_cg_name(const char *base, __u64 id, char *buf, size_t len)
+{
+	char root[PATH_MAX];
+	size_t bl = base ? strlen(base) : 0;
+
+	find_id = id;
+	if (crd_cg2_root(root, sizeof(root)) ||
+	    nftw(root, find_cb, 16, FTW_PHYS | FTW_ACTIONRETVAL) != FTW_STOP)
+		snprintf(buf, len, "cgroup id %llu", (unsigned long long)id);
+	else if (base && !strncmp(find_path, base, bl) && find_path[bl] == '/')
+		snprintf(buf, len, "%s", find_path + bl + 1);
+	else
+		snprintf(buf, len, "%s", find_path);
+	return buf;
 }

@@ -17,6 +17,8 @@
 #include <bpf/libbpf.h>
 
 #include "crd_maps.h"
+#include "escape.h"    /* common/: crd_esc() for strings from outside */
+#include "json.h"      /* common/: json_fput_str() */
 
 #define CRD_BPFFS "/sys/fs/bpf"
 #define CRD_PIN_ROOT CRD_BPFFS "/connredir"
@@ -25,9 +27,17 @@
 /* Global options, set by main() before a command runs. */
 extern const char *crd_instance;   /* --instance NAME */
 extern bool crd_json;              /* --json (per command) */
+/* The real standard output: stdout goes through the terminal escape
+ * (main.c); only what escapes its fields itself and must send terminal
+ * codes (events' colours) writes here. */
+extern FILE *crd_stdout_raw;
 
 /* Print "connredir: <message>\n" to stderr. */
 void crd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* After a usage error (already said in one line): "connredir: try
+ * 'connredir [CMD] --help'" on stderr, instead of the whole help. */
+void crd_try_help(const char *cmd);
 
 /* ---- commands: each parses its own options; returns the exit status ---- */
 int attach_main(int argc, char **argv);
@@ -53,6 +63,10 @@ extern const struct crd_link_def crd_links[];
 /* libbpf's print callback for attach and upgrade (attach.c). */
 int crd_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap);
 extern const size_t crd_n_links;
+
+/* A sentence for errno or libbpf error @err (either sign): libbpf's own
+ * codes (LIBBPF_ERRNO__*) too, which strerror() calls "Unknown error". */
+const char *crd_bpf_strerror(int err);
 
 /* ---- instance.c: the pinned state of one instance ---------------------- */
 
@@ -147,6 +161,10 @@ int crd_cg_resolve(const char *path, const char *base, bool create,
 		   char *canon, size_t len, uint64_t *id, unsigned *level,
 		   bool *created, const char **why);
 
+/* Cgroup @id as its path, relative to @base when inside it (@base may be
+ * NULL), or "cgroup id N" if it is not found (removed). */
+const char *crd_cg_name(const char *base, __u64 id, char *buf, size_t len);
+
 /* status.c: counter names ("redirected", ...) and state keys for JSON. */
 const char *crd_stat_name(unsigned i);
 extern const char *const crd_state_keys[4];
@@ -186,6 +204,19 @@ int service_spec_init(struct crd_svc_spec *sp, const char *name, const char **wh
 int service_spec_opt(struct crd_svc_spec *sp, int opt, const char *arg,
 		     const char **why);
 
+/* Options that may be given more than once, and as comma-separated lists
+ * (proxy, dst, not-dst, dport). */
+bool service_opt_repeatable(int opt);
+
+/*
+ * service_spec_opt_list - service_spec_opt() with a value as the command
+ * line and the configuration file both take it: for a repeatable option, a
+ * comma-separated list ("80, 443, 8000-8099"), each item on its own. On
+ * error @item (@len bytes) holds the item that is wrong.
+ */
+int service_spec_opt_list(struct crd_svc_spec *sp, int opt, const char *arg,
+			  char *item, size_t len, const char **why);
+
 /* -EINVAL if a required option is missing; @cli words *why for the
  * command line (--proxy) or for the configuration file (proxy =). */
 int service_spec_check(const struct crd_svc_spec *sp, bool cli, const char **why);
@@ -219,9 +250,6 @@ int service_clear(const struct crd_inst *in, __u32 slot);
 
 /* The value of option @opt of @s as text ("-" if unset) into @buf. */
 const char *service_field(const struct crd_service *s, int opt, char *buf, size_t len);
-
-/* ---- json.c: a small JSON writer on stdout ------------------------------ */
-void json_str(FILE *f, const char *s);   /* a quoted, escaped string */
 
 /* ---- names.c: what the tables show ------------------------------------- */
 

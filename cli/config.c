@@ -88,11 +88,24 @@ unsigned conf_report(struct conf *c)
 		}
 		c->msgs[j] = m;
 	}
+	/* Bounded, whatever the file holds: the first CONF_MAX_REPORT
+	 * problems, each escaped and cut to CONF_MAX_TEXT characters. */
 	for (i = 0; i < n; i++) {
-		if (c->msgs[i].line)
-			crd_err("%s:%u: %s", c->path, c->msgs[i].line, c->msgs[i].text);
-		else
-			crd_err("%s: %s", c->path, c->msgs[i].text);
+		char text[CONF_MAX_TEXT + 1];
+		bool cut;
+
+		if (i == CONF_MAX_REPORT)
+			crd_err("%s: ... and %u more problem%s (fix these first)", c->path,
+				n - i, n - i > 1 ? "s" : "");
+		if (i < CONF_MAX_REPORT) {
+			crd_esc_mem(text, sizeof(text), c->msgs[i].text, strlen(c->msgs[i].text),
+				    false, &cut);
+			if (c->msgs[i].line)
+				crd_err("%s:%u: %s%s", c->path, c->msgs[i].line, text,
+					cut ? "..." : "");
+			else
+				crd_err("%s: %s%s", c->path, text, cut ? "..." : "");
+		}
 		free(c->msgs[i].text);
 	}
 	free(c->msgs);
@@ -233,6 +246,16 @@ static char *conf_reader(char *str, int num, void *stream)
 	 * the line as the continuation of the previous value. */
 	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\v' || *s == '\f')
 		s++;
+	if (memchr(s, '\0', n - (s - p->buf))) {
+		/* Text files hold no NUL; the rest of such a line would be
+		 * silently cut off. */
+		conf_err(p->c, p->line, "line holds a NUL byte (not a text file?)");
+		p->c->empty = false;
+		snprintf(str, num, ";\n");
+		return str;
+	}
+	if (*s && *s != '\n' && *s != ';' && *s != '#')
+		p->c->empty = false;
 	if (strlen(s) >= (size_t)num) {
 		conf_err(p->c, p->line, "line longer than %d characters", num - 2);
 		if (*s == '[') {
@@ -319,13 +342,6 @@ static void instance_key(struct conf_parse *p, const char *key, const char *val)
 	}
 }
 
-/* Options that may be given more than once, and as comma-separated lists. */
-static bool repeatable(int opt)
-{
-	return opt == SVC_OPT_PROXY || opt == SVC_OPT_DST || opt == SVC_OPT_NOT_DST ||
-	       opt == SVC_OPT_DPORT;
-}
-
 static void service_key(struct conf_parse *p, const char *key, const char *val)
 {
 	struct conf_service *cs = p->cur;
@@ -333,14 +349,12 @@ static void service_key(struct conf_parse *p, const char *key, const char *val)
 	const char *name = cs->spec.svc.name, *why;
 	char item[256], *copy;
 	int opt = service_opt_index(key);
-	const char *s, *e;
-	size_t len;
 
 	if (opt < 0) {
 		conf_err(c, p->line, "service '%s': unknown key '%s'", name, key);
 		return;
 	}
-	if (cs->opt_line[opt] && !repeatable(opt)) {
+	if (cs->opt_line[opt] && !service_opt_repeatable(opt)) {
 		conf_err(c, p->line, "service '%s': '%s' is given twice (first on line %u)",
 			 name, key, cs->opt_line[opt]);
 		return;
@@ -360,29 +374,8 @@ static void service_key(struct conf_parse *p, const char *key, const char *val)
 		service_spec_opt(&cs->spec, opt, copy, &why);
 		return;
 	}
-	if (!repeatable(opt)) {
-		if (service_spec_opt(&cs->spec, opt, val, &why))
-			conf_err(c, p->line, "service '%s': %s '%s': %s", name, key, val, why);
-		return;
-	}
-	/* "a, b" is "a" and "b", each checked on its own. */
-	for (s = val;; s = e + 1) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		e = strchr(s, ',');
-		if (!e)
-			e = s + strlen(s);
-		len = e - s;
-		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-			len--;
-		snprintf(item, sizeof(item), "%.*s", (int)len, s);
-		if (service_spec_opt(&cs->spec, opt, item, &why)) {
-			conf_err(c, p->line, "service '%s': %s '%s': %s", name, key, item, why);
-			return;
-		}
-		if (!*e)
-			break;
-	}
+	if (service_spec_opt_list(&cs->spec, opt, val, item, sizeof(item), &why))
+		conf_err(c, p->line, "service '%s': %s '%s': %s", name, key, item, why);
 }
 
 static int conf_handler(void *user, const char *sec, const char *key, const char *val)
@@ -418,6 +411,7 @@ int conf_load(const char *path, struct conf *c)
 	memset(c, 0, sizeof(*c));
 	c->path = path;
 	c->hop_limit = CRD_DEFAULT_HOP_LIMIT;
+	c->empty = true;
 	p.f = fopen(path, "re");
 	if (!p.f)
 		return -errno;
@@ -434,6 +428,8 @@ int conf_load(const char *path, struct conf *c)
 		conf_err(c, r, "syntax error (expected 'KEY = VALUE', [instance] or "
 			 "[service NAME])");
 
+	if (c->empty && !c->n_msgs)
+		return 0;
 	if (!c->inst_line)
 		conf_err(c, 0, "no [instance] section (it names the cgroup to attach to)");
 	else if (!c->cgroup_line && !c->system_wide)

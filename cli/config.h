@@ -44,6 +44,10 @@ struct conf {
 					  * CRD_DEFAULT_HOP_LIMIT) */
 	unsigned name_line, cgroup_line, sw_line, hop_line; /* 0: not given */
 
+	/* nothing but blank lines and comments: no section, no key (then
+	 * conf_load() reports no problem; the caller decides) */
+	bool empty;
+
 	/* [service NAME]..., in file order */
 	struct conf_service svc[CRD_MAX_SERVICES];
 	unsigned n_svc;
@@ -65,8 +69,11 @@ int conf_load(const char *path, struct conf *c);
 void conf_err(struct conf *c, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Print the recorded problems in line order, forget them, and return how
- * many there were. */
+/* Print the recorded problems in line order (the first CONF_MAX_REPORT,
+ * each escaped and cut at CONF_MAX_TEXT characters, then how many more),
+ * forget them, and return how many there were. */
+#define CONF_MAX_REPORT 5
+#define CONF_MAX_TEXT 200
 unsigned conf_report(struct conf *c);
 
 void conf_free(struct conf *c);

@@ -97,7 +97,7 @@ static int on_event(void *ctx, void *data, size_t len)
 {
 	struct reader *r = ctx;
 	const struct crd_event *ev = data;
-	char dst[64], nb[16], comm[17], chain[256] = "", tbuf[96];
+	char dst[64], nb[16], comm[17], chain[256] = "", ecomm[65], echain[1024], esvc[64], tbuf[96];
 	const char *svc;
 	unsigned i, n;
 
@@ -116,14 +116,14 @@ static int on_event(void *ctx, void *data, size_t len)
 		       "\"service\":", (unsigned long long)ev->ts_ns,
 		       wall_time(ev->ts_ns, tbuf, sizeof(tbuf)), kind_name(ev->kind),
 		       ev->service_id);
-		json_str(stdout, svc);
+		json_fput_str(stdout, svc);
 		printf(",\"state\":\"%s\",\"errno\":%d,\"error\":\"%s\",\"app_pid\":%u,"
 		       "\"app_uid\":%u,\"app_comm\":", connredir_state_name(ev->state),
 		       ev->err, err_name(ev->err), ev->app_pid, ev->app_uid);
-		json_str(stdout, comm);
+		json_fput_str(stdout, comm);
 		printf(",\"caller_pid\":%u,\"proto\":\"%s\",\"dst\":", ev->caller_pid,
 		       ev->proto == 17 ? "udp" : "tcp");
-		json_str(stdout, dst);
+		json_fput_str(stdout, dst);
 		printf(",\"flow_id\":\"%016llx\",\"chain\":[", (unsigned long long)ev->flow_id);
 		for (i = 0; i < n; i++)
 			printf("%s%u", i ? "," : "", ev->hops[i]);
@@ -136,18 +136,25 @@ static int on_event(void *ctx, void *data, size_t len)
 			snprintf(chain + l, sizeof(chain) - l, "%s%s", i ? ">" : "",
 				 crd_svc_name(r->svcs, ev->hops[i], nb, sizeof(nb)));
 		}
-		printf("%s %s%-11s%s %-14s %-29s app=%s/%s uid=%u dst=%s chain=%s%s%s%s%s "
+		/* With colour the line goes out raw (crd_stdout_raw), so what
+		 * comes from outside is escaped here, field by field. */
+		fprintf(r->color ? crd_stdout_raw : stdout,
+		       "%s %s%-11s%s %-14s %-29s app=%s/%s uid=%u dst=%s chain=%s%s%s%s%s "
 		       "flow=%016llx\n", wall_time(ev->ts_ns, tbuf, sizeof(tbuf)),
 		       r->color ? (ev->kind == CRD_EV_REDIRECTED ? "\033[32m" :
 				   ev->kind == CRD_EV_PASSED ? "" : "\033[33m") : "",
 		       kind_name(ev->kind), r->color ? "\033[0m" : "",
-		       ev->service_id ? crd_svc_name(r->svcs, ev->service_id, nb, sizeof(nb)) : "-",
-		       connredir_state_name(ev->state), comm,
+		       crd_esc(ev->service_id ? crd_svc_name(r->svcs, ev->service_id, nb, sizeof(nb)) : "-",
+			       esvc, sizeof(esvc)),
+		       connredir_state_name(ev->state), crd_esc(comm, ecomm, sizeof(ecomm)),
 		       (snprintf(nb, sizeof(nb), "%u", ev->app_pid), nb), ev->app_uid, dst,
-		       chain[0] ? chain : "-", ev->err ? " error=" : "", ev->err ? err_name(ev->err) : "",
+		       chain[0] ? crd_esc(chain, echain, sizeof(echain)) : "-",
+		       ev->err ? " error=" : "", ev->err ? err_name(ev->err) : "",
 		       crd_cont_implicit(ev->cont) ? " via=" : "",
 		       crd_cont_implicit(ev->cont) ? crd_cont_name(ev->cont) : "",
 		       (unsigned long long)ev->flow_id);
+		if (r->color)
+			fflush(crd_stdout_raw);
 	}
 	r->seen++;
 	if (r->max && r->seen >= r->max)
@@ -210,7 +217,7 @@ int events_main(int argc, char **argv)
 			return 0;
 		} else {
 			crd_err("events: unknown argument '%s'", argv[a]);
-			events_usage(stderr);
+			crd_try_help("events");
 			return 1;
 		}
 	}

@@ -66,13 +66,13 @@ int exec_main(int argc, char **argv)
 			exec_usage(stdout);
 			return 0;
 		default:
-			exec_usage(stderr);
+			crd_try_help("exec");
 			return 1;
 		}
 	}
 	if (optind >= argc) {
 		crd_err("exec: a COMMAND is needed");
-		exec_usage(stderr);
+		crd_try_help("exec");
 		return 1;
 	}
 	if (!name) {

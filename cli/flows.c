@@ -133,7 +133,7 @@ int flows_main(int argc, char **argv)
 			return 0;
 		} else {
 			crd_err("flows: unknown argument '%s'", argv[a]);
-			flows_usage(stderr);
+			crd_try_help("flows");
 			return 1;
 		}
 	}
@@ -169,8 +169,8 @@ int flows_main(int argc, char **argv)
 		const struct crd_flow *f = &fs.rows[i].f;
 		unsigned n = f->nhops > CRD_MAX_HOPS ? CRD_MAX_HOPS : f->nhops;
 		double age = now > f->start_ns ? (now - f->start_ns) / 1e9 : 0;
-		char app[40], chain[256] = "";
-		char comm[17];
+		char app[96], chain[256] = "";
+		char comm[17], ecomm[65];
 
 		memcpy(comm, f->app_comm, 16);
 		comm[16] = 0;
@@ -178,23 +178,23 @@ int flows_main(int argc, char **argv)
 			printf("%s{\"flow_id\":\"%016llx\",\"proto\":\"%s\",\"app_pid\":%u,"
 			       "\"app_comm\":", i ? "," : "", (unsigned long long)f->flow_id,
 			       f->proto == 17 ? "udp" : "tcp", f->app_pid);
-			json_str(stdout, comm);
+			json_fput_str(stdout, comm);
 			printf(",\"app_uid\":%u,\"app_cgroup_id\":%llu,\"orig_dst\":", f->app_uid,
 			       (unsigned long long)f->app_cgid);
-			json_str(stdout, crd_fmt_ep(f->orig_dst.ip6, f->orig_dst_port_be, b1, sizeof(b1)));
+			json_fput_str(stdout, crd_fmt_ep(f->orig_dst.ip6, f->orig_dst_port_be, b1, sizeof(b1)));
 			printf(",\"orig_src\":");
-			json_str(stdout, crd_fmt_ep(f->orig_src.ip6, f->orig_src_port_be, b2, sizeof(b2)));
+			json_fput_str(stdout, crd_fmt_ep(f->orig_src.ip6, f->orig_src_port_be, b2, sizeof(b2)));
 			printf(",\"chain\":[");
 			for (k = 0; k < (int)n; k++) {
 				printf("%s{\"id\":%u,\"name\":", k ? "," : "", f->hops[k]);
-				json_str(stdout, crd_svc_name(svcs, f->hops[k], nb, sizeof(nb)));
+				json_fput_str(stdout, crd_svc_name(svcs, f->hops[k], nb, sizeof(nb)));
 				printf(",\"via\":\"%s\"}", crd_cont_name(crd_flow_cont(f->cont, k)));
 			}
 			printf("],\"hop\":%u,\"accepted\":%u,\"connecting\":%u,\"age_s\":%.3f}",
 			       n, fs.rows[i].accepted, fs.rows[i].pending, age);
 			continue;
 		}
-		snprintf(app, sizeof(app), "%u/%s", f->app_pid, comm);
+		snprintf(app, sizeof(app), "%u/%s", f->app_pid, crd_esc(comm, ecomm, sizeof(ecomm)));
 		for (k = 0; k < (int)n; k++) {
 			size_t l = strlen(chain);
 

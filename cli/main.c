@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "parse.h"
@@ -21,6 +22,7 @@
 
 const char *crd_instance = CRD_DEFAULT_INSTANCE;
 bool crd_json;
+FILE *crd_stdout_raw;
 
 void crd_err(const char *fmt, ...)
 {
@@ -31,6 +33,11 @@ void crd_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void crd_try_help(const char *cmd)
+{
+	crd_err("try 'connredir %s%s--help'", cmd ? cmd : "", cmd ? " " : "");
 }
 
 static const struct {
@@ -68,8 +75,8 @@ static void usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "Usage: connredir [--instance NAME] COMMAND [ARGS]...\n\n"
-		"Redirect local TCP connections through chains of inspection proxies\n"
-		"(redirect services), with per-flow redirect records so services\n"
+		"Redirect local TCP connections and UDP flows through chains of inspection\n"
+		"proxies (redirect services), with per-flow redirect records so services\n"
 		"chain without loops.\n\nCommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n           %s\n", commands[i].name,
@@ -82,12 +89,23 @@ static void usage(FILE *f)
 		"See connredir(8).\n", CRD_DEFAULT_INSTANCE, CRD_PIN_ROOT);
 }
 
+/* Everything the CLI prints, and what libbpf prints through stderr, goes
+ * through the terminal escape (common/escape.h): a process name, a path or
+ * an input echoed in an error cannot drive the terminal. JSON output is
+ * printable ASCII already and passes unchanged. */
+static void escape_output(void)
+{
+	crd_stdout_raw = stdout;
+	crd_esc_stdio(true);
+}
+
 int main(int argc, char **argv)
 {
 	const char *why;
 	int i = 1;
 	size_t c;
 
+	escape_output();
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
@@ -101,7 +119,7 @@ int main(int argc, char **argv)
 
 			if (!v) {
 				crd_err("--instance needs a NAME");
-				usage(stderr);
+				crd_try_help(NULL);
 				return 1;
 			}
 			if (crd_parse_name(v, &why)) {
@@ -112,18 +130,19 @@ int main(int argc, char **argv)
 			i++;
 		} else {
 			crd_err("unknown option '%s'", argv[i]);
-			usage(stderr);
+			crd_try_help(NULL);
 			return 1;
 		}
 	}
 	if (i >= argc) {
-		usage(stderr);
+		crd_err("a COMMAND is needed");
+		crd_try_help(NULL);
 		return 1;
 	}
 	for (c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
 		if (!strcmp(argv[i], commands[c].name))
 			return commands[c].fn(argc - i, argv + i);
 	crd_err("unknown command '%s'", argv[i]);
-	usage(stderr);
+	crd_try_help(NULL);
 	return 1;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -24,7 +25,7 @@ static void service_usage(FILE *f)
 	fprintf(f,
 		"Usage: connredir [--instance NAME] service add NAME --proxy ADDR:PORT\n"
 		"              [--proxy [ADDR6]:PORT] [--weight N] [--proto tcp|udp|all]\n"
-		"              [--dst PREFIX]... [--not-dst PREFIX]... [--dport N[-M]]...\n"
+		"              [--dst PREFIX]... [--not-dst PREFIX]... [--dport N[-M][,...]]...\n"
 		"              [--app-uid UID] [--app-cgroup PATH]\n"
 		"              [--owner-uid UID] [--owner-cgroup PATH] [--fail open|closed]\n"
 		"              [--implicit]\n"
@@ -37,7 +38,7 @@ static void service_usage(FILE *f)
 		"  --proto P             tcp (default), udp or all\n"
 		"  --dst PREFIX          only destinations in PREFIX (up to %d)\n"
 		"  --not-dst PREFIX      never destinations in PREFIX (up to %d)\n"
-		"  --dport N[-M]         only these destination ports (up to %d)\n"
+		"  --dport N[-M][,...]   only these destination ports (up to %d)\n"
 		"  --app-uid UID         only flows opened by this uid\n"
 		"  --app-cgroup PATH     only flows opened in this cgroup subtree\n"
 		"  --owner-uid UID       the proxy's identity: its uid\n"
@@ -50,8 +51,12 @@ static void service_usage(FILE *f)
 		"                        them, continuing the flow the proxy accepted, so\n"
 		"                        later services see the original application and\n"
 		"                        such proxies cannot loop\n"
-		"A cgroup PATH that is not absolute is relative to the attached cgroup;\n"
-		"a missing child there is created. A service needs an identity\n"
+		"--proxy, --dst, --not-dst and --dport may be repeated and take\n"
+		"comma-separated lists (--dport 80,443), as connredir.conf(5) does.\n"
+		"A cgroup PATH that is not absolute is relative to the attached cgroup.\n"
+		"An --app-cgroup must exist; a missing --owner-cgroup that is a plain\n"
+		"child name is created (for the proxy to run in), once everything else\n"
+		"is checked, and removed again if the add fails. A service needs an identity\n"
 		"(--owner-uid and/or --owner-cgroup): it is how the kernel recognises\n"
 		"its proxy, lets it set records and never hands it its own flows. A\n"
 		"listener the proxy binds is claimed for its service: the service's flows\n"
@@ -109,6 +114,7 @@ int service_spec_resolve(const struct crd_svc_spec *sp, const char *base,
 	unsigned lvl;
 	uint64_t id;
 	size_t i;
+	bool mk;
 	int err;
 
 	*out = sp->svc;
@@ -119,10 +125,13 @@ int service_spec_resolve(const struct crd_svc_spec *sp, const char *base,
 			continue;
 		*bad_opt = cgs[i].opt;
 		out->flags |= cgs[i].flag;
-		err = crd_cg_resolve(cgs[i].path, base, create, canon, sizeof(canon),
+		/* Only a proxy's (owner) cgroup is made: an application cgroup
+		 * that does not exist is a typo (no application is in it). */
+		mk = create && cgs[i].opt == SVC_OPT_OWNER_CG;
+		err = crd_cg_resolve(cgs[i].path, base, mk, canon, sizeof(canon),
 				     &id, &lvl, NULL, why);
 		if (err == -ENOENT && !create && pending && base &&
-		    plain_child(cgs[i].path)) {
+		    cgs[i].opt == SVC_OPT_OWNER_CG && plain_child(cgs[i].path)) {
 			/* Made when the service is added; no id before that. */
 			*pending = true;
 			continue;
@@ -232,7 +241,9 @@ static int service_add(int argc, char **argv)
 		{ 0 }
 	};
 	struct crd_service svcs[CRD_MAX_SERVICES], s;
+	char made[PATH_MAX] = "", item[256];
 	const char *why, *name;
+	bool pending = false;
 	struct crd_svc_spec sp;
 	struct crd_config cfg;
 	struct crd_inst in;
@@ -244,7 +255,7 @@ static int service_add(int argc, char **argv)
 			return 0;
 		}
 		crd_err("service add: a service NAME is needed");
-		service_usage(stderr);
+		crd_try_help("service");
 		return 1;
 	}
 	name = argv[1];
@@ -260,9 +271,9 @@ static int service_add(int argc, char **argv)
 			break;
 		case 'o':
 			opt = service_opt_index(opts[idx].name);
-			if (service_spec_opt(&sp, opt, optarg, &why)) {
+			if (service_spec_opt_list(&sp, opt, optarg, item, sizeof(item), &why)) {
 				crd_err("service '%s': --%s '%s': %s", name,
-					opts[idx].name, optarg, why);
+					opts[idx].name, item, why);
 				return 1;
 			}
 			break;
@@ -270,7 +281,7 @@ static int service_add(int argc, char **argv)
 			service_usage(stdout);
 			return 0;
 		default:
-			service_usage(stderr);
+			crd_try_help("service");
 			return 1;
 		}
 	}
@@ -290,7 +301,9 @@ static int service_add(int argc, char **argv)
 		crd_err("instance '%s': reading configuration: %s", crd_instance, strerror(-err));
 		goto out;
 	}
-	if (service_spec_resolve(&sp, cfg.cgroup_path, true, &s, NULL, &opt, &why)) {
+	/* Everything is checked before a cgroup is made: a failed add leaves
+	 * nothing behind. */
+	if (service_spec_resolve(&sp, cfg.cgroup_path, false, &s, &pending, &opt, &why)) {
 		crd_err("service '%s': --%s '%s': %s", name, service_opt_names[opt],
 			spec_value(&sp, opt), why);
 		goto out;
@@ -312,6 +325,15 @@ static int service_add(int argc, char **argv)
 			CRD_MAX_SERVICES);
 		goto out;
 	}
+	if (pending) {
+		/* The owner cgroup, a plain child of the attached one. */
+		snprintf(made, sizeof(made), "%s/%s", cfg.cgroup_path, sp.owner_cg);
+		if (service_spec_resolve(&sp, cfg.cgroup_path, true, &s, NULL, &opt, &why)) {
+			crd_err("service '%s': --%s '%s': %s", name, service_opt_names[opt],
+				spec_value(&sp, opt), why);
+			goto out;
+		}
+	}
 	err = service_new_id(&in, &s.id);
 	if (err == -EOVERFLOW) {
 		crd_err("service '%s': service ids are exhausted; detach and attach again",
@@ -332,6 +354,8 @@ static int service_add(int argc, char **argv)
 		printf("service %s added (id %u, weight %d)\n", name, s.id, s.weight);
 	ret = 0;
 out:
+	if (ret && made[0])
+		rmdir(made);   /* made above for this service only */
 	crd_inst_close(&in);
 	return ret;
 }
@@ -348,7 +372,7 @@ static int service_del(int argc, char **argv)
 	}
 	if (argc != 2) {
 		crd_err("service del: exactly one service NAME is needed");
-		service_usage(stderr);
+		crd_try_help("service");
 		return 1;
 	}
 	if (open_inst(true, &in))
@@ -503,12 +527,12 @@ const char *service_field(const struct crd_service *s, int opt, char *buf, size_
 void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 {
 	struct crd_ipaddr a = { .family = AF_INET6 };
-	char buf[128];
+	char buf[128], path[PATH_MAX];
 	int i;
 
 	if (json) {
 		fprintf(f, "{\"id\":%u,\"name\":", s->id);
-		json_str(f, s->name);
+		json_fput_str(f, s->name);
 		fprintf(f, ",\"weight\":%d,\"proto\":\"%s\",\"fail\":\"%s\",\"implicit\":%s,"
 			"\"slot\":%d,\"proxy\":[",
 			s->weight, proto_name(s->proto_mask),
@@ -518,23 +542,23 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 			memset(a.addr, 0, 10);
 			a.addr[10] = a.addr[11] = 0xff;
 			memcpy(a.addr + 12, &s->proxy4, 4);
-			json_str(f, crd_format_endpoint(&a, ntohs(s->proxy4_port_be), buf, sizeof(buf)));
+			json_fput_str(f, crd_format_endpoint(&a, ntohs(s->proxy4_port_be), buf, sizeof(buf)));
 		}
 		if (s->flags & CRD_SVC_PROXY6) {
 			if (s->flags & CRD_SVC_PROXY4)
 				fputc(',', f);
 			memcpy(a.addr, s->proxy6, 16);
-			json_str(f, crd_format_endpoint(&a, ntohs(s->proxy6_port_be), buf, sizeof(buf)));
+			json_fput_str(f, crd_format_endpoint(&a, ntohs(s->proxy6_port_be), buf, sizeof(buf)));
 		}
 		fputs("],\"dst\":[", f);
 		for (i = 0; i < s->n_dst; i++) {
 			fputs(i ? "," : "", f);
-			json_str(f, fmt_prefix(&s->dst[i], buf, sizeof(buf)));
+			json_fput_str(f, fmt_prefix(&s->dst[i], buf, sizeof(buf)));
 		}
 		fputs("],\"not_dst\":[", f);
 		for (i = 0; i < s->n_not_dst; i++) {
 			fputs(i ? "," : "", f);
-			json_str(f, fmt_prefix(&s->not_dst[i], buf, sizeof(buf)));
+			json_fput_str(f, fmt_prefix(&s->not_dst[i], buf, sizeof(buf)));
 		}
 		fputs("],\"dport\":[", f);
 		for (i = 0; i < s->n_ports; i++)
@@ -568,16 +592,16 @@ void service_print(FILE *f, const struct crd_service *s, bool json, int slot)
 		fprintf(f, " dst=%s", fmt_prefix(&s->dst[i], buf, sizeof(buf)));
 	for (i = 0; i < s->n_not_dst; i++)
 		fprintf(f, " not-dst=%s", fmt_prefix(&s->not_dst[i], buf, sizeof(buf)));
-	for (i = 0; i < s->n_ports; i++)
-		fprintf(f, " dport=%u-%u", s->ports[i].lo, s->ports[i].hi);
+	if (s->n_ports)
+		fprintf(f, " dport=%s", service_field(s, SVC_OPT_DPORT, buf, sizeof(buf)));
 	if (s->flags & CRD_SVC_APP_UID)
 		fprintf(f, " app-uid=%u", s->app_uid);
 	if (s->flags & CRD_SVC_APP_CG)
-		fprintf(f, " app-cgroup=%llu", (unsigned long long)s->app_cgid);
+		fprintf(f, " app-cgroup=%s", crd_cg_name(NULL, s->app_cgid, path, sizeof(path)));
 	if (s->flags & CRD_SVC_OWNER_UID)
 		fprintf(f, " owner-uid=%u", s->owner_uid);
 	if (s->flags & CRD_SVC_OWNER_CG)
-		fprintf(f, " owner-cgroup=%llu", (unsigned long long)s->owner_cgid);
+		fprintf(f, " owner-cgroup=%s", crd_cg_name(NULL, s->owner_cgid, path, sizeof(path)));
 	if (s->flags & CRD_SVC_FAIL_OPEN)
 		fprintf(f, " fail=open");
 	if (s->flags & CRD_SVC_IMPLICIT)
@@ -638,8 +662,13 @@ static int service_list(int argc, char **argv)
 int service_main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		service_usage(argc < 2 ? stderr : stdout);
-		return argc < 2;
+		if (argc >= 2) {
+			service_usage(stdout);
+			return 0;
+		}
+		crd_err("service: a subcommand is needed (add, del or list)");
+		crd_try_help("service");
+		return 1;
 	}
 	if (!strcmp(argv[1], "add"))
 		return service_add(argc - 1, argv + 1);
@@ -648,6 +677,6 @@ int service_main(int argc, char **argv)
 	if (!strcmp(argv[1], "list"))
 		return service_list(argc - 1, argv + 1);
 	crd_err("service: unknown subcommand '%s' (add, del or list)", argv[1]);
-	service_usage(stderr);
+	crd_try_help("service");
 	return 1;
 }

@@ -193,6 +193,47 @@ int service_spec_opt(struct crd_svc_spec *sp, int opt, const char *arg,
 	return -EINVAL;
 }
 
+bool service_opt_repeatable(int opt)
+{
+	return opt == SVC_OPT_PROXY || opt == SVC_OPT_DST || opt == SVC_OPT_NOT_DST ||
+	       opt == SVC_OPT_DPORT;
+}
+
+int service_spec_opt_list(struct crd_svc_spec *sp, int opt, const char *arg,
+			  char *item, size_t len, const char **why)
+{
+	const char *s, *e;
+	size_t n;
+	int err;
+
+	if (!service_opt_repeatable(opt)) {
+		snprintf(item, len, "%s", arg);
+		return service_spec_opt(sp, opt, arg, why);
+	}
+	/* "a, b" is "a" and "b", each checked on its own. */
+	for (s = arg;; s = e + 1) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		e = strchr(s, ',');
+		if (!e)
+			e = s + strlen(s);
+		n = e - s;
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		if (n >= len) {
+			snprintf(item, len, "%.*s", (int)n, s);
+			*why = "too long";
+			return -EINVAL;
+		}
+		snprintf(item, len, "%.*s", (int)n, s);
+		err = service_spec_opt(sp, opt, item, why);
+		if (err)
+			return err;
+		if (!*e)
+			return 0;
+	}
+}
+
 int service_spec_check(const struct crd_svc_spec *sp, bool cli, const char **why)
 {
 	if (!(sp->svc.flags & (CRD_SVC_PROXY4 | CRD_SVC_PROXY6))) {

@@ -40,7 +40,7 @@ int stats_main(int argc, char **argv)
 			return 0;
 		} else {
 			crd_err("stats: unknown argument '%s'", argv[a]);
-			stats_usage(stderr);
+			crd_try_help("stats");
 			return 1;
 		}
 	}
@@ -63,7 +63,7 @@ int stats_main(int argc, char **argv)
 			const struct crd_service *s = &svcs[order.slot[i] % CRD_MAX_SERVICES];
 
 			printf("%s{\"id\":%u,\"name\":", i ? "," : "", s->id);
-			json_str(stdout, s->name);
+			json_fput_str(stdout, s->name);
 			printf(",\"redirected\":%llu,\"passed\":{", (unsigned long long)c->redirected);
 			for (st = 0; st < 4; st++)
 				printf("%s\"%s\":%llu", st ? "," : "", crd_state_keys[st],

@@ -75,7 +75,7 @@ int status_main(int argc, char **argv)
 			return 0;
 		} else {
 			crd_err("status: unknown argument '%s'", argv[i]);
-			status_usage(stderr);
+			crd_try_help("status");
 			return 1;
 		}
 	}
@@ -106,9 +106,9 @@ int status_main(int argc, char **argv)
 
 	if (json) {
 		printf("{\"instance\":");
-		json_str(stdout, crd_instance);
+		json_fput_str(stdout, crd_instance);
 		printf(",\"cgroup\":");
-		json_str(stdout, cfg.cgroup_path);
+		json_fput_str(stdout, cfg.cgroup_path);
 		printf(",\"cgroup_id\":%llu,\"hop_limit\":%u,\"layout\":%u,"
 		       "\"quota_tcp\":%u,\"quota_udp\":%u,"
 		       "\"events_reader_pid\":%u,\"counters\":{",
@@ -147,7 +147,7 @@ int status_main(int argc, char **argv)
 				fputs("null", stdout);
 			fputs(",\"why\":", stdout);
 			if (px[i].why)
-				json_str(stdout, px[i].why);
+				json_fput_str(stdout, px[i].why);
 			else
 				fputs("null", stdout);
 			printf("}}");

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -292,18 +293,18 @@ static void print_result(const struct upg_link *ls, size_t n, const char *object
 
 	if (crd_json) {
 		printf("{\"instance\":");
-		json_str(stdout, crd_instance);
+		json_fput_str(stdout, crd_instance);
 		printf(",\"object\":");
 		if (object)
-			json_str(stdout, object);
+			json_fput_str(stdout, object);
 		else
 			printf("null");
 		printf(",\"layout\":%d,\"programs\":[", layout);
 		for (i = 0; i < n; i++) {
 			printf("%s{\"program\":", i ? "," : "");
-			json_str(stdout, ls[i].prog_name);
+			json_fput_str(stdout, ls[i].prog_name);
 			printf(",\"link\":");
-			json_str(stdout, ls[i].pin);
+			json_fput_str(stdout, ls[i].pin);
 			printf(",\"old_id\":%u,\"new_id\":%u}", ls[i].old_id, ls[i].new_id);
 		}
 		printf("]}\n");
@@ -326,6 +327,7 @@ int upgrade_main(int argc, char **argv)
 	};
 	struct connredir_bpf *skel = NULL;
 	struct bpf_object *obj = NULL;
+	struct stat st;
 	struct upg_link *ls = NULL;
 	struct upg_map *ms = NULL;
 	const char *object = NULL, *fail_env;
@@ -350,12 +352,12 @@ int upgrade_main(int argc, char **argv)
 			upgrade_usage(stdout);
 			return 0;
 		default:
-			upgrade_usage(stderr);
+			crd_try_help("upgrade");
 			return 1;
 		}
 	}
 	if (optind != argc) {
-		upgrade_usage(stderr);
+		crd_try_help("upgrade");
 		return 1;
 	}
 	fail_env = getenv(UPGRADE_FAIL_ENV);
@@ -386,16 +388,25 @@ int upgrade_main(int argc, char **argv)
 	libbpf_set_print(crd_libbpf_quiet);
 	if (object) {
 		snprintf(src, sizeof(src), "%s", object);
+		if (stat(object, &st)) {
+			crd_err("--object '%s': %s", object, strerror(errno));
+			goto out;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			crd_err("--object '%s': %s, not a BPF object file", object,
+				S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+			goto out;
+		}
 		obj = bpf_object__open_file(object, NULL);
 		if (!obj) {
-			crd_err("--object '%s': %s", object, strerror(errno));
+			crd_err("--object '%s': %s", object, crd_bpf_strerror(errno));
 			goto out;
 		}
 	} else {
 		snprintf(src, sizeof(src), "this connredir's built-in programs");
 		skel = connredir_bpf__open();
 		if (!skel) {
-			crd_err("opening the built-in BPF object: %s", strerror(errno));
+			crd_err("opening the built-in BPF object: %s", crd_bpf_strerror(errno));
 			goto out;
 		}
 		obj = skel->obj;
@@ -496,7 +507,7 @@ int upgrade_main(int argc, char **argv)
 	err = bpf_object__load(obj);
 	if (err) {
 		crd_err("loading the programs of %s: %s (run with CONNREDIR_DEBUG=1 for "
-			"the verifier's log)", src, strerror(-err));
+			"the verifier's log)", src, crd_bpf_strerror(err));
 		crd_err("instance '%s': not upgraded; nothing was changed", crd_instance);
 		goto out;
 	}

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../proxy/json.c"
 #include "../proxy/inspect_http.c"
 #include "../proxy/inspect_tls.c"
 #include "../proxy/inspect_block.c"

@@ -76,8 +76,14 @@ int log_line(const char *line, size_t len)
 		n = write(log_fd, line, len);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 || (size_t)n != len) {
-		dropped++;
-		return n < 0 ? -errno : -EIO;
+		int err = n < 0 ? -errno : -EIO;
+
+		/* The audit log is not lost silently: the first drop and then
+		 * every 1000th is said at once, the total at exit. */
+		if (dropped++ % 1000 == 0)
+			log_warn("--log '%s': a log line could not be written (%s); %lu "
+				 "dropped so far", log_file, strerror(-err), dropped);
+		return err;
 	}
 	return 0;
 }

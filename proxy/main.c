@@ -25,11 +25,13 @@
 
 #include "conf.h"
 #include "dispatch.h"
+#include "escape.h"
 #include "events.h"
 #include "flow.h"
 #include "inspect.h"
 #include "log.h"
 #include "parse.h"
+#include "svccheck.h"
 #include "udp.h"
 
 #ifdef CONNREDIR_VERSION            /* the Makefile's VERSION, if it passes it */
@@ -61,7 +63,8 @@ static const char help_text[] =
 "as the service's proxy identity (--owner-cgroup, --owner-uid).\n"
 "\n"
 "  --service NAME        the redirect service this proxy serves\n"
-"  --instance NAME       a label for the log (no pinned state is used)\n"
+"  --instance NAME       a label for the log; where --service is looked up to\n"
+"                        warn when --listen is not its proxy address\n"
 "  --listen ADDR:PORT    listen there (TCP); IPv6 as [ADDR]:PORT; up to 16 times\n"
 "  --udp-listen ADDR:PORT\n"
 "                        receive redirected UDP there (a --proto udp service);\n"
@@ -553,6 +556,9 @@ int main(int argc, char **argv)
 	unsigned i;
 	int err, ret = 1;
 
+	/* Messages echo options, peers and names: through the terminal
+	 * escape (the flow log is JSON, escaped by common/json.c). */
+	crd_esc_stdio(false);
 	err = parse_options(argc, argv, &conf, &o);
 	if (err) {
 		if (err < 0)
@@ -601,6 +607,9 @@ int main(int argc, char **argv)
 	}
 	flow_init(&conf);
 	for (i = 0; i < o.n_la; i++)
+		svccheck_listen(conf.instance, conf.service, o.la[i].text, &o.la[i].addr,
+				o.la[i].port);
+	for (i = 0; i < o.n_la; i++)
 		err_msg("service '%s': listening on %s%s", conf.service ? conf.service : "-",
 			o.la[i].text, conf.no_claim ? "" : " (claimed)");
 	for (i = 0; i < o.n_ula; i++)
@@ -614,6 +623,9 @@ cleanup:
 	if (sig.fd >= 0)
 		close(sig.fd);
 	events_fini();
+	if (log_dropped())
+		err_msg("--log '%s': %lu log line%s could not be written (dropped)",
+			log_path(), log_dropped(), log_dropped() == 1 ? "" : "s");
 	log_close();
 	inspect_fini();
 	return ret;

@@ -34,7 +34,7 @@ for c in attach detach service status set exec; do
 	check "'$c --help' prints usage to stdout and exits 0" help_ok "$c"
 done
 check "'--help' lists every command" lists_all
-run 1 "^Usage: connredir" 
+run 1 "^connredir: a COMMAND is needed" 
 run 1 "unknown command 'bogus'" bogus
 run 1 "unknown option '--bogus'" --bogus status
 run 1 "instance 'a/b': invalid character in name" --instance a/b status
@@ -44,7 +44,7 @@ run 1 "cgroup '/nonexistent/cg': no such cgroup" --instance "$INST" attach /none
 run 1 "cgroup '/tmp': not inside the cgroup v2 hierarchy" --instance "$INST" attach /tmp
 run 1 "--hop-limit '0'" --instance "$INST" attach --hop-limit 0 "$TEST_CG"
 run 1 "--hop-limit '17'" --instance "$INST" attach --hop-limit 17 "$TEST_CG"
-run 1 "Usage: connredir .* attach" --instance "$INST" attach
+run 1 "connredir: attach: a CGROUP_PATH is needed" --instance "$INST" attach
 check "no instance pinned after refused attaches" [ ! -e "/sys/fs/bpf/connredir/$INST" ]
 
 crd attach "$TEST_CG" >/dev/null || fail "attach"
@@ -76,6 +76,15 @@ run 1 "status: unknown argument '--jsn'" --instance "$INST" status --jsn
 run 1 "exec: a COMMAND is needed" --instance "$INST" exec --
 run 1 "exec: --cgroup 'x/y': invalid character in name" --instance "$INST" exec --cgroup x/y -- true
 run 1 "--hop-limit 'x'" --instance "$INST" set --hop-limit x
+# A failed add has no side effects; an --app-cgroup is never created.
+run 1 "service 'bad': --app-cgroup 'apq': no such cgroup" "${S[@]}" bad --proxy 127.0.0.1:1 --owner-uid 0 --app-cgroup apq
+check "a misspelt --app-cgroup is not created" [ ! -e "$TEST_CG/apq" ]
+run 1 "service 'good': already exists" "${S[@]}" good --proxy 127.0.0.1:1 --owner-cgroup newowner
+check "a refused add (name taken) creates no --owner-cgroup" [ ! -e "$TEST_CG/newowner" ]
+run 1 "service 'bad2': --app-cgroup 'apq': no such cgroup" "${S[@]}" bad2 --proxy 127.0.0.1:1 --owner-cgroup newowner2 --app-cgroup apq
+check "a refused add (bad --app-cgroup) creates no --owner-cgroup" [ ! -e "$TEST_CG/newowner2" ]
+# One list grammar for the command line and the file (service_spec_opt_list).
+run 1 "service 'bad3': --dport '9-3': range start above range end" "${S[@]}" bad3 --proxy 127.0.0.1:1 --owner-uid 0 --dport "80, 9-3"
 check "the refused commands changed no service" [ "$(crd service list --json)" = "$before" ]
 
 check "service list --json is valid JSON" python3 -m json.tool <<<"$(crd service list --json)" >/dev/null
@@ -100,3 +109,28 @@ crd service del s10 >/dev/null
 crd service add s65 --proxy 127.0.0.1:30065 --owner-uid 0 --weight -3 >/dev/null
 check "a deleted service's slot is reused, with a new id" \
 	grep -q '"id":65,"name":"s65"' <<<"$(crd service list --json)"
+crd service del s11 >/dev/null   # room for one more
+crd service add lists --proxy "127.0.0.1:7, [::1]:7" --owner-uid 0 --dport "80,443, 8000-8099" \
+	--dst "10.0.0.0/8,192.0.2.1" >/dev/null 2>"$WORK/err"
+check "service add takes comma lists: --dport 80,443,8000-8099 (rc $?)" eval \
+	'[ "$(crd service list --json | python3 -c "
+import json, sys
+s = [x for x in json.load(sys.stdin) if x[\"name\"] == \"lists\"][0]
+print(len(s[\"dport\"]), len(s[\"proxy\"]), len(s[\"dst\"]))")" = "3 2 2" ]'
+crd service del lists >/dev/null
+
+# service list names cgroups by path and a one-port range by its port.
+mkdir -p "$TEST_CG/own"
+crd service add shown --proxy 127.0.0.1:8 --owner-cgroup own --dport 80,81-82 >/dev/null
+crd service list >"$WORK/list"
+check "service list: owner-cgroup as a path, dport 80 (not 80-80)" \
+	eval 'grep -qF "owner-cgroup=$TEST_CG/own" "$WORK/list" && grep -qF "dport=80,81-82" "$WORK/list" &&
+	! grep -q "dport=80-80" "$WORK/list"'
+
+# A usage error is one line and a pointer to --help, not the whole help.
+for args in "apply --frob x" "" "service" "status --jsn" "attach" "events --nope"; do
+	# shellcheck disable=SC2086
+	"$CRD" $args >/dev/null 2>"$WORK/err"
+	check "usage error '$args': at most 2 lines, the last 'try ... --help'" \
+		eval '[ "$(wc -l <"$WORK/err")" -le 2 ] && tail -n1 "$WORK/err" | grep -q "^connredir: try .connredir.*--help.$"'
+done

@@ -229,4 +229,18 @@ check "upgrade of an instance that is not attached: rc=$rc, says so" \
 out=$(crd upgrade --object "$WORK/missing.o" 2>&1)
 rc=$?
 check "--object with a missing file: rc=$rc, names it" grep -q "^1 .*missing.o'" <<<"$rc $out"
+# Files that are not BPF objects: a sentence naming the file, never libbpf's
+# bare code ("Unknown error 4001").
+printf '\177ELF\002\001\001' >"$WORK/short.o"
+for o in /etc/passwd "$WORK/short.o"; do
+	out=$(crd upgrade --object "$o" 2>&1)
+	rc=$?
+	check "--object $o: rc=$rc, '$o: not a BPF object file'" \
+		eval '[ $rc = 1 ] && grep -qF "connredir: --object '"'$o'"': not a BPF object file" <<<"$out" &&
+		! grep -q "Unknown error" <<<"$out"'
+done
+out=$(crd upgrade --object "$WORK" 2>&1)
+rc=$?
+check "--object DIRECTORY: rc=$rc, 'a directory'" \
+	eval '[ $rc = 1 ] && grep -qF "connredir: --object '"'$WORK'"': a directory, not a BPF object file" <<<"$out"'
 check "upgrade --help" grep -q -- '--object FILE' <("$CRD" upgrade --help)

@@ -88,6 +88,16 @@ RUN_WITH="prlimit --nofile=1024:1024" startup_error \
 	"--max-flows '1000': needs up to 6064 file descriptors, the limit (RLIMIT_NOFILE) is 1024: at most 160 flows fit" \
 	pq "${L[@]}" "${S[@]}" --max-flows 1000
 
+# --- a --listen that is not the service's --proxy: one warning line -----------
+start_cproxy pq mism --instance "$INST" --service Q --listen 127.0.0.1:15009 &&
+	check "--listen other than the service's --proxy: warned, naming both" grep -qF \
+	"connredir-proxy: service 'Q': --listen '127.0.0.1:15009' is not its proxy address (127.0.0.1:15001)" \
+	"$WORK/mism.err"
+kill "$PX_PID"; wait "$PX_PID" 2>/dev/null
+start_cproxy pq match --instance "$INST" --service Q --listen 127.0.0.1:15001 &&
+	check "--listen that is the service's --proxy: no warning" eval '! grep -q "is not its proxy address" "$WORK/match.err"'
+kill "$PX_PID"; wait "$PX_PID" 2>/dev/null
+
 # --- help, version, man page ---------------------------------------------------
 "$PROXY" --help >"$WORK/help" 2>"$WORK/err"
 rc=$?
@@ -104,3 +114,23 @@ if [ -f "$MAN" ]; then
 else
 	fail "no man page $MAN"
 fi
+
+# The audit log is never lost silently: an unwritable --log refuses to start;
+# a log that fails at run time (a full disk: /dev/full) is warned about at
+# once, and the dropped lines are counted at exit.
+"$PROXY" --no-claim --listen 127.0.0.1:19998 --log /proc/nonexistent/x.log >/dev/null 2>"$WORK/err"
+rc=$?
+check "--log to an unwritable path: exit 1, names it" \
+	eval '[ $rc = 1 ] && grep -qF "connredir-proxy: --log '"'"'/proc/nonexistent/x.log'"'"'" "$WORK/err"'
+"$PROXY" --no-claim --listen 127.0.0.1:19998 --log /dev/full 2>"$WORK/full.err" &
+fp=$!
+PIDS+=("$fp")
+eventually grep -q "listening on" "$WORK/full.err"
+"$TOOLS/crd-client" --bytes 10 --timeout 2 127.0.0.1 19998 >/dev/null 2>&1
+eventually grep -q "a log line could not be written (No space left on device); 1 dropped" "$WORK/full.err"
+check "a log write that fails at run time is warned about at once" \
+	grep -q "a log line could not be written (No space left on device)" "$WORK/full.err"
+kill -TERM "$fp"
+wait "$fp"
+check "at exit, the count of dropped log lines" \
+	grep -qF "connredir-proxy: --log '/dev/full': 1 log line could not be written (dropped)" "$WORK/full.err"

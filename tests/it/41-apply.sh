@@ -5,7 +5,8 @@
 # counters and its proxy's claimed listener, so traffic goes on through it);
 # `apply --check` changes nothing; a file with any problem reports FILE:LINE
 # for each and changes nothing, not even the parts that were right;
-# `apply --detach` detaches.
+# `apply --detach` detaches, but never on a file with a problem; an empty
+# file is refused unless --allow-empty (then it detaches).
 . "$(dirname "$0")/../lib.sh"
 
 # svc NAME [FIELD]: service NAME (or one field of it) from service list --json.
@@ -249,6 +250,22 @@ connredir: $WORK/many.conf:4: service 'a': a proxy address is required (proxy = 
 connredir: $WORK/many.conf:5: service 'a': weight 'x': not a decimal number
 connredir: $WORK/many.conf:6: unknown section '[frob]' (expected [instance] or [service NAME])"
 
+# Binary input: the report is bounded (5 problems and a count of the rest,
+# each cut at 200 characters) and escaped.
+{
+	printf '[instance]\ncgroup = %s\n' "$TEST_CG"
+	for i in $(seq 1 40); do printf '\033]0;pwn\007%0150d\377 = 1\n' "$i"; done
+	head -c 5000 /dev/urandom
+} >"$WORK/binary.conf"
+crd apply --check "$WORK/binary.conf" >/dev/null 2>"$WORK/err"
+rc=$?
+check "binary input: exit 1, at most 6 lines, the last counting the rest" \
+	eval '[ $rc = 1 ] && [ "$(wc -l <"$WORK/err")" -le 6 ] && tail -n1 "$WORK/err" | grep -q "more problems"'
+check "binary input: each problem cut at 200 characters, nothing raw" \
+	eval '! LC_ALL=C grep -q $'"'"'[\x01-\x08\x0b-\x1f\x7f-\xff]'"'"' "$WORK/err" &&
+	[ "$(sed "s|^connredir: $WORK/binary.conf:[0-9]*: ||" "$WORK/err" | awk "length > 203" | wc -l)" = 0 ] &&
+	grep -qF "\x1b]0;pwn\x07" "$WORK/err"'
+
 # The root of the hierarchy only with system-wide = yes (checked with
 # --check only: a test never attaches there).
 printf '[instance]\ncgroup = %s\n' "$CG2" >"$WORK/root.conf"
@@ -260,11 +277,42 @@ rc=$?
 check "a missing file: named, exit 1" eval '[ $rc = 1 ] &&
 	grep -qxF "connredir: $WORK/none.conf: No such file or directory" "$WORK/err"'
 
-# --- --detach --------------------------------------------------------------
-crd apply --detach "$WORK/garbage.conf" >"$WORK/out" 2>&1
-check "apply --detach detaches (the rest of the file is not looked at)" \
-	same_lines "$WORK/out" "- instance $INST"
-check "apply --detach: not attached any more" eval "! attached"
+# --- --detach, empty files ---------------------------------------------------
+names >"$WORK/names4"
+crd apply --detach "$WORK/garbage.conf" >"$WORK/out" 2>"$WORK/err"
+rc=$?
+check "apply --detach of a file with a problem: exit 1, the problem named, still attached" \
+	eval '[ $rc = 1 ] && attached && [ ! -s "$WORK/out" ] &&
+	grep -qF "garbage.conf:$(line_of "$WORK/garbage.conf" "this line"): syntax error" "$WORK/err"'
+head -c 300 /dev/urandom >"$WORK/junk.conf"
+printf '\0\1\2binary\n' >>"$WORK/junk.conf"
+crd apply --detach "$WORK/junk.conf" >"$WORK/out" 2>"$WORK/err"
+rc=$?
+check "apply --detach of a binary file: exit 1, still attached" \
+	eval '[ $rc = 1 ] && attached && [ -s "$WORK/err" ]'
+printf '; nothing here\n\n   \n# nor here\n' >"$WORK/empty.conf"
+: >"$WORK/empty0.conf"
+for f in empty empty0; do
+	for mode in --detach --check ""; do
+		crd apply $mode "$WORK/$f.conf" >"$WORK/out" 2>"$WORK/err"
+		rc=$?
+		check "apply $mode of an empty file ($f): exit 1, 'empty' named, still attached" \
+			eval '[ $rc = 1 ] && attached && [ ! -s "$WORK/out" ] &&
+			grep -qF "$WORK/$f.conf: the file is empty" "$WORK/err" &&
+			grep -qF -- "--allow-empty" "$WORK/err"'
+	done
+done
+check "the empty files changed no service" eval '[ "$(names)" = "$(cat "$WORK/names4")" ]'
+crd apply --check --allow-empty "$WORK/empty.conf" >"$WORK/out" 2>&1
+check "apply --check --allow-empty of an empty file: '- instance', still attached" \
+	eval 'same_lines "$WORK/out" "- instance $INST" && attached'
+crd apply --allow-empty "$WORK/empty.conf" >"$WORK/out" 2>&1
+check "apply --allow-empty of an empty file detaches" \
+	eval 'same_lines "$WORK/out" "- instance $INST" && ! attached'
+crd apply "$WORK/v4.conf" >/dev/null 2>&1
+crd apply --detach "$WORK/v4.conf" >"$WORK/out" 2>&1
+check "apply --detach of a good file detaches" \
+	eval 'same_lines "$WORK/out" "- instance $INST" && ! attached'
 crd apply --detach "$WORK/v4.conf" >"$WORK/out" 2>&1
 rc=$?
 check "apply --detach again: '= instance $INST: not attached', exit 0" \

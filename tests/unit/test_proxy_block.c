@@ -14,7 +14,6 @@
 
 #include "unit.h"
 
-#include "../../proxy/json.c"
 #include "../../proxy/log.c"
 #include "../../proxy/inspect.c"
 #include "../../proxy/inspect_log.c"

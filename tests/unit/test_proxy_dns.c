@@ -11,7 +11,6 @@
 
 #include "unit.h"
 
-#include "../../proxy/json.c"
 #include "../../proxy/inspect_http.c"
 #include "../../proxy/inspect_tls.c"
 #include "../../proxy/inspect_block.c"

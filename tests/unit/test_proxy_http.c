@@ -12,7 +12,6 @@
 
 #include "unit.h"
 
-#include "../../proxy/json.c"
 #include "../../proxy/inspect_http.c"
 
 static const char *status_name(int st)

@@ -10,7 +10,6 @@
 
 #include "unit.h"
 
-#include "../../proxy/json.c"
 #include "../../proxy/inspect_tls.c"
 
 /* ---- a ClientHello builder ---- */

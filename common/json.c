@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * json.c - one JSON object at a time, always valid, never overflowing.
+ * json.c - one JSON object at a time, always valid, never overflowing; and
+ * quoted strings on a stream. The one JSON escape (esc_byte).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,41 +32,51 @@ static bool put_str(struct json *j, const char *s)
 	return put(j, s, strlen(s));
 }
 
+/* @c as it is written inside a JSON string: into @e, its length. */
+static size_t esc_byte(unsigned char c, char e[6])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	e[0] = '\\';
+	switch (c) {
+	case '"': e[1] = '"'; return 2;
+	case '\\': e[1] = '\\'; return 2;
+	case '\n': e[1] = 'n'; return 2;
+	case '\r': e[1] = 'r'; return 2;
+	case '\t': e[1] = 't'; return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		e[0] = (char)c;
+		return 1;
+	}
+	memcpy(e + 1, "u00", 3);
+	e[4] = hex[c >> 4];
+	e[5] = hex[c & 15];
+	return 6;
+}
+
 /* A quoted, escaped string. */
 static bool put_quoted(struct json *j, const unsigned char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t i;
+	char e[6];
 
 	if (!put(j, "\"", 1))
 		return false;
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
-		char e[7];
-		size_t el = 2;
-
-		e[0] = '\\';
-		switch (c) {
-		case '"': e[1] = '"'; break;
-		case '\\': e[1] = '\\'; break;
-		case '\n': e[1] = 'n'; break;
-		case '\r': e[1] = 'r'; break;
-		case '\t': e[1] = 't'; break;
-		default:
-			if (c >= 0x20 && c < 0x7f) {
-				e[0] = (char)c;
-				el = 1;
-			} else {
-				memcpy(e + 1, "u00", 3);
-				e[4] = hex[c >> 4];
-				e[5] = hex[c & 15];
-				el = 6;
-			}
-		}
-		if (!put(j, e, el))
+	for (i = 0; i < n; i++)
+		if (!put(j, e, esc_byte(s[i], e)))
 			return false;
-	}
 	return put(j, "\"", 1);
+}
+
+void json_fput_str(FILE *f, const char *s)
+{
+	char e[6];
+
+	fputc('"', f);
+	for (; *s; s++)
+		fwrite(e, 1, esc_byte((unsigned char)*s, e), f);
+	fputc('"', f);
 }
 
 /* Start a member: the comma and "key":. */

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * test_proxy_json.c - the log line builder (proxy/json.c): escaping of any
- * byte, arrays, nulls, and truncation that still leaves valid JSON.
+ * test_common.c - common/: the one JSON writer (common/json.c: escaping of
+ * any byte, arrays, nulls, truncation that still leaves valid JSON, quoted
+ * strings on a stream) and the one terminal escape (common/escape.c).
  */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "escape.h"
+#include "json.h"
 #include "unit.h"
 
-#include "../../proxy/json.c"
 
 /* A small JSON validator: objects, arrays, strings, numbers, literals. */
 static const char *value(const char *p);
@@ -92,6 +97,99 @@ static bool valid(const char *s)
 	return end && !strcmp(end, "\n");
 }
 
+/* Nothing a terminal acts on: printable ASCII, and '\n' '\t' if @lines. */
+static bool inert(const char *s, bool lines)
+{
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if ((c < 0x20 || c >= 0x7f) && !(lines && (c == '\n' || c == '\t')))
+			return false;
+	}
+	return true;
+}
+
+static void test_escape(void)
+{
+	char all[256], out[2048], small[10], *text = NULL;
+	size_t n, len = 0;
+	bool cut;
+	FILE *f;
+	int i, p[2];
+
+	UNIT_TEST("escape");
+	for (i = 0; i < 256; i++)
+		all[i] = (char)(i ? i : 'x');
+	n = crd_esc_mem(out, sizeof(out), all, sizeof(all), false, &cut);
+	CHECK(!cut && n == strlen(out) && inert(out, false),
+	      "all 256 bytes: only printable ASCII comes out");
+	CHECK(strstr(out, "\\x1b") && strstr(out, "\\x7f\\x80") && strstr(out, "\\xff") &&
+	      strstr(out, "\\x0a\\x0b"), "ESC, DEL, bytes >= 0x80 and '\\n' as \\xNN");
+	CHECK(strstr(out, "[\\\\]"), "a backslash doubled: %s", "[\\\\]");
+	CHECK_EQ_STR(crd_esc("comm\033[2J\xc3\xa9", out, sizeof(out)), "comm\\x1b[2J\\xc3\\xa9",
+		     "an escape sequence and UTF-8 as \\xNN");
+	crd_esc_mem(out, sizeof(out), "a\nb\tc\r\\", 7, true, NULL);
+	CHECK_EQ_STR(out, "a\nb\tc\\x0d\\", "keep_lines keeps '\\n', '\\t' and '\\\\' only");
+	n = crd_esc_mem(small, sizeof(small), "abcdef\033\033", 8, false, &cut);
+	CHECK(cut && n == 6 && !strcmp(small, "abcdef"), "cut between whole escapes: %s", small);
+	crd_esc_mem(small, 1, "abc", 3, false, &cut);
+	CHECK(cut && !small[0], "a 1-byte buffer: empty, cut");
+
+	/* The stream: what goes through it reaches the descriptor escaped. */
+	if (pipe(p)) {
+		CHECK(0, "pipe");
+		return;
+	}
+	f = crd_esc_stream(p[1]);
+	CHECK(f != NULL, "crd_esc_stream");
+	if (!f)
+		return;
+	for (i = 0; i < 3000; i++)   /* more than one internal buffer */
+		fputc(i % 3 ? 'a' : 0x1b, f);
+	fputs("\nend\n", f);
+	fclose(f);
+	close(p[1]);
+	f = fdopen(p[0], "r");
+	if (f) {
+		while (getdelim(&text, &len, 0, f) > 0)
+			break;
+		fclose(f);
+	}
+	CHECK(text && strlen(text) == 1000 * 4 + 2000 + 5 && inert(text, true) &&
+	      !strcmp(text + strlen(text) - 5, "\nend\n"),
+	      "the stream escapes every write, keeps lines, loses nothing");
+	free(text);
+}
+
+static void test_json_stream(void)
+{
+	char all[256], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int i;
+
+	UNIT_TEST("json_fput_str");
+	for (i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = 0;
+	f = open_memstream(&text, &len);
+	if (!f) {
+		CHECK(0, "open_memstream");
+		return;
+	}
+	fputc('{', f);
+	json_fput_str(f, "k");
+	fputc(':', f);
+	json_fput_str(f, all);
+	fputs("}\n", f);
+	fclose(f);
+	CHECK(valid(text) && inert(text, true), "bytes 1..255: valid JSON, ASCII only");
+	CHECK(strstr(text, "\\u007f\\u0080") && strstr(text, "\\u00ff\"") &&
+	      strstr(text, "\\u001b") && strstr(text, "\\\"") && strstr(text, "\\\\"),
+	      "as the buffer writer escapes them (\\u00XX, \\\", \\\\)");
+	free(text);
+}
+
 int main(void)
 {
 	char buf[8192], all[256];
@@ -162,5 +260,7 @@ int main(void)
 	json_end(&j);
 	CHECK(valid(buf) && !strcmp(buf, "{\"k\":2,\"truncated\":true}\n"),
 	      "an array whose opening does not fit is left out whole: %s", buf);
+	test_json_stream();
+	test_escape();
 	return unit_done();
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * json.h - building one JSON object (a log line) in a caller's buffer.
+ * json.h - the one JSON writer of connredir and connredir-proxy: building
+ * one JSON object (a log line) in a caller's buffer, and quoted strings on
+ * a stream (json_fput_str) for the CLI's output.
  *
  * Every function appends one member (or array element) whole or not at all:
  * a member that does not fit is left out and the object is marked
@@ -9,12 +11,13 @@
  * \u00XX (the bytes read as Latin-1), so any byte string gives valid,
  * lossless JSON text.
  */
-#ifndef CONNREDIR_PROXY_JSON_H
-#define CONNREDIR_PROXY_JSON_H
+#ifndef CONNREDIR_COMMON_JSON_H
+#define CONNREDIR_COMMON_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct json {
 	char *buf;       /* the caller's buffer */
@@ -60,4 +63,7 @@ void json_array_end(struct json *j);
  */
 size_t json_end(struct json *j);
 
-#endif /* CONNREDIR_PROXY_JSON_H */
+/* json_fput_str - @s as a quoted JSON string on @f, escaped as above. */
+void json_fput_str(FILE *f, const char *s);
+
+#endif /* CONNREDIR_COMMON_JSON_H */
