@@ -67,7 +67,7 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: connredir [--instance NAME] COMMAND [ARGS]...\n\n"
+	fprintf(f, "Usage: connredir [--instance NAME] [--verbose] COMMAND [ARGS]...\n\n"
 		"Redirect local TCP connections through chains of inspection proxies\n"
 		"(redirect services), with per-flow redirect records so services\n"
 		"chain without loops.\n\nCommands:\n");
@@ -77,6 +77,8 @@ static void usage(FILE *f)
 	fprintf(f, "\nOptions:\n"
 		"  --instance NAME  which instance (default \"%s\"); state is pinned\n"
 		"                   under %s/NAME\n"
+		"  -v, --verbose    also say why optional kernel features are off and\n"
+		"                   show libbpf's warnings\n"
 		"  -h, --help       this help; COMMAND --help for a command's\n"
 		"  --version        the version\n\n"
 		"See connredir(8).\n", CRD_DEFAULT_INSTANCE, CRD_PIN_ROOT);
@@ -88,10 +90,14 @@ int main(int argc, char **argv)
 	int i = 1;
 	size_t c;
 
+	libbpf_set_print(crd_libbpf_print);   /* every command that loads BPF */
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			crd_verbose = true;
+			i++;
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("connredir %s (map layout %d)\n", CRD_VERSION, CRD_LAYOUT_VERSION);
 			return 0;
