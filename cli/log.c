@@ -24,22 +24,26 @@ static int debug_level(void)
 	return !d || !*d || !strcmp(d, "0") ? 0 : !strcmp(d, "2") ? 2 : 1;
 }
 
-/* libbpf's "prog 'NAME': BPF program load failed: ..." (and "failed to
- * load"): remember NAME. */
+/* libbpf's "libbpf: prog 'NAME': BPF program load failed: ..." (and
+ * "failed to load"): remember NAME. */
 static void note_failed_prog(const char *fmt, va_list ap)
 {
 	char line[256];
 	const char *a, *b;
 	va_list cp;
 
-	if (failed_prog[0] || strncmp(fmt, "prog '", 6))
+	if (failed_prog[0] || !strstr(fmt, "prog '"))
 		return;
 	va_copy(cp, ap);
 	vsnprintf(line, sizeof(line), fmt, cp);
 	va_end(cp);
-	if (!strstr(line, "load failed") && !strstr(line, "failed to load"))
+	a = line;
+	if (!strncmp(a, "libbpf: ", 8))
+		a += 8;
+	if (strncmp(a, "prog '", 6) ||
+	    (!strstr(a, "load failed") && !strstr(a, "failed to load")))
 		return;
-	a = line + 6;
+	a += 6;
 	b = strchr(a, '\'');
 	if (b && (size_t)(b - a) < sizeof(failed_prog))
 		snprintf(failed_prog, sizeof(failed_prog), "%.*s", (int)(b - a), a);
@@ -81,10 +85,13 @@ static const char *likely_cause(int err)
 {
 	switch (-err) {
 	case EPERM:
-		return "this kernel refuses the program type to this process: needs root "
-		       "(CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON), and lockdown or an LSM may "
-		       "forbid it";
+		return "needs root with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (or "
+		       "CAP_SYS_ADMIN); even for root, lockdown or an LSM may forbid it";
 	case EACCES:
+		return "the kernel's verifier rejected it: without CAP_PERFMON (or "
+		       "CAP_SYS_ADMIN) it refuses what connredir's programs do; else this "
+		       "kernel lacks something they need (Linux >= 6.1); CONNREDIR_DEBUG=1 "
+		       "shows the verifier's log";
 	case EINVAL:
 	case E2BIG:
 		return "the kernel's verifier rejected it: this kernel is older than "

@@ -4,10 +4,25 @@
 # is. In both: no libbpf line on stderr, no fake count (-1); hash maps are
 # counted exactly (N held flows: crd_flows_v2 == N, then 0); a map that
 # cannot be counted is null in JSON with its reason and "n/a" in text; the
-# lacking optional features are listed; the probe is cached at attach.
+# lacking optional features are listed; the probe is cached at attach. A
+# required program the kernel refuses is one clear line. make demo prints
+# no libbpf line either.
 . "$(dirname "$0")/../lib.sh"
 
 N=5
+# A REQUIRED program the kernel refuses: attach without CAP_PERFMON and
+# CAP_SYS_ADMIN (the verifier refuses connredir's programs then) says so in
+# one line naming the program, the errno and the likely cause.
+setpriv --bounding-set=-all,+bpf,+net_admin,+dac_override,+dac_read_search \
+	"$CRD" --instance "$INST" attach "$TEST_CG" >"$WORK/req.out" 2>"$WORK/req.err"
+rc=$?
+check "attach without CAP_PERFMON fails (exit $rc)" [ "$rc" = 1 ]
+check "... with one line on stderr ($(wc -l <"$WORK/req.err") lines)" \
+	[ "$(wc -l <"$WORK/req.err")" = 1 ]
+check "... naming the refused program, its errno and a cause ($(cat "$WORK/req.err"))" \
+	grep -qE "refused required program crd_[a-z0-9_]+: .* \(E[A-Z0-9]+\): .*CAP_PERFMON" "$WORK/req.err"
+check "... and no instance is left" [ ! -e "/sys/fs/bpf/connredir/$INST" ]
+
 crd attach "$TEST_CG" >"$WORK/attach.out" 2>"$WORK/attach.err" || { fail "attach"; exit; }
 check "attach prints no libbpf line ($(grep -m1 libbpf "$WORK/attach.err"))" \
 	[ "$(grep -c libbpf "$WORK/attach.err")" = 0 ]
@@ -128,3 +143,16 @@ forced_checks after-forced
 st after-natural
 common_checks after-natural 0
 natural_checks after-natural
+
+# make demo on this kernel (and with the switch, if set for the suite): no
+# libbpf line, no -1. The demo runs build/, so only when that is under test.
+if [ "$BUILD" = "$T_ROOT/build" ]; then
+	"$T_ROOT/demo/demo.sh" >"$WORK/demo.out" 2>&1
+	rc=$?
+	check "make demo's script runs (exit $rc)" [ "$rc" = 0 ]
+	check "make demo prints no libbpf line ($(grep -m1 libbpf "$WORK/demo.out"))" \
+		[ "$(grep -c libbpf "$WORK/demo.out")" = 0 ]
+	check "make demo's status shows no -1" [ "$(grep -cE '^  crd_[a-z0-9_]+ +-1$' "$WORK/demo.out")" = 0 ]
+else
+	echo "    (demo not run: it runs build/, the build under test is $BUILD)"
+fi
