@@ -4,6 +4,9 @@
 #   make            build everything (installs nothing: a missing build
 #                   package stops it, naming scripts/install-deps.sh)
 #   make test       install what is missing, build, run every test (root)
+#   make test NO_OPTIONAL=1  the same with the optional kernel features
+#                   forced off (CONNREDIR_NO_OPTIONAL=1), as on a kernel
+#                   that refuses BPF iterators; .ci/run runs both
 #   make test-load  the load tests, tests/load/*.sh (root, about 3 minutes)
 #   make demo       the main job on a built-in example (root)
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
@@ -265,13 +268,15 @@ run-fuzz: $(FUZZERS)
 # ---- running ---------------------------------------------------------------
 
 # The tests find the build under test through CRD_BUILD (tests/lib.sh).
+# NO_OPTIONAL=1 exports CONNREDIR_NO_OPTIONAL=1 to every test (connredir(8)).
+TEST_ENV := CRD_BUILD=$(B) $(if $(filter 1,$(NO_OPTIONAL)),CONNREDIR_NO_OPTIONAL=1)
 run-test: all $(FUZZERS)
-	$(Q)CRD_BUILD=$(B) tests/run.sh
+	$(Q)$(TEST_ENV) tests/run.sh
 
 # 10,000 concurrent and 100,000 sequential flows through a two-proxy chain,
 # then every map, descriptor count and RSS back to idle (tests/load/).
 run-test-load: all
-	$(Q)CRD_BUILD=$(B) tests/run.sh --load
+	$(Q)$(TEST_ENV) tests/run.sh --load
 
 run-demo: all
 	$(Q)demo/demo.sh

@@ -33,17 +33,6 @@
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
-/* libbpf's messages: only with CONNREDIR_DEBUG (2: also its debug log). */
-int crd_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_WARN && getenv("CONNREDIR_DEBUG"))
-		return vfprintf(stderr, fmt, ap);
-	if (level == LIBBPF_DEBUG && getenv("CONNREDIR_DEBUG") &&
-	    !strcmp(getenv("CONNREDIR_DEBUG"), "2"))
-		return vfprintf(stderr, fmt, ap);
-	return 0;
-}
-
 const char *crd_bpf_strerror(int err)
 {
 	static char buf[128];
@@ -172,6 +161,7 @@ int attach_main(int argc, char **argv)
 	struct bpf_link *links[N_LINKS] = { 0 };
 	struct connredir_bpf *skel = NULL;
 	struct crd_config cfg = { 0 };
+	struct crd_features fs;
 	char cg[PATH_MAX], root[PATH_MAX], dir[256], path[PATH_MAX];
 	bool system_wide = false, pinned = false;
 	const char *why = NULL;
@@ -236,8 +226,6 @@ int attach_main(int argc, char **argv)
 			crd_instance, dir);
 		return 1;
 	}
-	libbpf_set_print(crd_libbpf_quiet);
-
 	skel = connredir_bpf__open();
 	if (!skel) {
 		crd_err("loading BPF object: %s", crd_bpf_strerror(errno));
@@ -245,8 +233,7 @@ int attach_main(int argc, char **argv)
 	}
 	err = connredir_bpf__load(skel);
 	if (err) {
-		crd_err("loading BPF programs: %s (run with CONNREDIR_DEBUG=1 for the "
-			"verifier's log; needs root and Linux >= 6.1)", crd_bpf_strerror(err));
+		crd_load_failed("loading BPF programs", err);
 		goto out;
 	}
 	if (mkdir(CRD_PIN_ROOT, 0700) && errno != EEXIST) {
@@ -284,6 +271,9 @@ int attach_main(int argc, char **argv)
 			goto out;
 		}
 	}
+
+	/* Probe the optional features once, now, and cache what works. */
+	crd_features_get(dir, bpf_map__fd(skel->maps.crd_sk_v2), &fs);
 
 	cg_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg_fd < 0) {

@@ -31,6 +31,7 @@ extern bool crd_json;              /* --json (per command) */
  * (main.c); only what escapes its fields itself and must send terminal
  * codes (events' colours) writes here. */
 extern FILE *crd_stdout_raw;
+extern bool crd_verbose;           /* --verbose, -v (log.c) */
 
 /* Print "connredir: <message>\n" to stderr. */
 void crd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -60,13 +61,50 @@ struct crd_link_def {
 };
 extern const struct crd_link_def crd_links[];
 
-/* libbpf's print callback for attach and upgrade (attach.c). */
-int crd_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap);
 extern const size_t crd_n_links;
 
 /* A sentence for errno or libbpf error @err (either sign): libbpf's own
  * codes (LIBBPF_ERRNO__*) too, which strerror() calls "Unknown error". */
 const char *crd_bpf_strerror(int err);
+
+/* ---- log.c: libbpf's messages, --verbose notes -------------------------- */
+
+/* libbpf's print callback, set once by main() for every command: warnings
+ * only with --verbose or CONNREDIR_DEBUG (2: also libbpf's debug log). */
+int crd_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap);
+/* "connredir: <message>" on stderr, only with --verbose. */
+void crd_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "EPERM" for -EPERM or EPERM. */
+const char *crd_errname(int err);
+/* One line for a failed load of required programs (@err = -errno): @what,
+ * the program libbpf named as refused, the errno and its likely cause. */
+void crd_load_failed(const char *what, int err);
+
+/* ---- features.c: optional kernel features -------------------------------- */
+
+enum crd_feature {
+	CRD_FEAT_ITER,      /* "bpf_iterators": counting socket-storage maps */
+	CRD_FEAT_MAX
+};
+struct crd_features {
+	int err[CRD_FEAT_MAX];   /* 0: available; -errno: off */
+	bool forced_off;         /* CONNREDIR_NO_OPTIONAL=1 */
+};
+/* CONNREDIR_NO_OPTIONAL is set (and not "0"). */
+bool crd_no_optional(void);
+const char *crd_feature_name(unsigned f);
+/* What is missing while feature @f is off ("socket-storage maps are ..."). */
+const char *crd_feature_use(unsigned f);
+/* Why feature @f is off, into @buf. */
+const char *crd_feature_why(const struct crd_features *fs, unsigned f, char *buf,
+			    size_t len);
+/*
+ * crd_features_get - which optional features work for the instance pinned
+ * in @dir (@sk_fd: its crd_sk_v2): all off with CONNREDIR_NO_OPTIONAL;
+ * else as cached in @dir; else probed quietly now and cached. With
+ * --verbose, one line per feature that is off.
+ */
+void crd_features_get(const char *dir, int sk_fd, struct crd_features *fs);
 
 /* ---- instance.c: the pinned state of one instance ---------------------- */
 
@@ -142,9 +180,20 @@ struct crd_proxy_state {
 void crd_proxy_check(const struct crd_inst *in, const struct crd_service svcs[CRD_MAX_SERVICES],
 		     const struct crd_service *s, struct crd_proxy_state *ps);
 
-/* Entries of a hash map; of a socket-storage map (through an iterator). */
-long crd_map_count_hash(int map_fd, size_t key_size);
-long crd_map_count_sk_storage(int map_fd);
+/* ---- mapcount.c: how many entries the per-flow maps hold --------------- */
+
+/* One per-flow map of status: its entry count, or n < 0 and why not. */
+struct crd_map_count {
+	const char *name;   /* crd_pend_v2, ... */
+	bool sk_storage;    /* socket storage: countable only with an iterator */
+	long n;             /* >= 0, or -errno: not counted */
+	char why[256];      /* n < 0: why not */
+};
+#define CRD_N_COUNTED_MAPS 8
+/* Count the per-flow maps of @in, hash maps by walking their keys,
+ * socket-storage maps with an iterator when @fs has one. */
+void crd_count_maps(const struct crd_inst *in, const struct crd_features *fs,
+		    struct crd_map_count out[CRD_N_COUNTED_MAPS]);
 
 /* ---- cgroup.c: cgroup v2 paths ------------------------------------------ */
 

@@ -14,7 +14,6 @@
 #include <bpf/libbpf.h>
 
 #include "cli.h"
-#include "crd_iter.skel.h"
 
 int crd_inst_dir(const char *name, char *buf, size_t len)
 {
@@ -213,61 +212,4 @@ int crd_inst_sum_percpu(int map_fd, uint32_t key, uint64_t *out, size_t nvals)
 			out[i] += vals[c * nvals + i];
 	free(vals);
 	return 0;
-}
-
-long crd_map_count_hash(int map_fd, size_t key_size)
-{
-	unsigned char key[128], next[128];
-	void *prev = NULL;
-	long n = 0;
-
-	if (key_size > sizeof(key))
-		return -EINVAL;
-	while (!bpf_map_get_next_key(map_fd, prev, next)) {
-		memcpy(key, next, key_size);
-		prev = key;
-		n++;
-	}
-	return errno == ENOENT ? n : -errno;
-}
-
-/* Counts through an iterator program: socket storage has no get_next_key. */
-long crd_map_count_sk_storage(int map_fd)
-{
-	LIBBPF_OPTS(bpf_iter_attach_opts, opts);
-	union bpf_iter_link_info linfo;
-	struct crd_iter_bpf *skel;
-	struct bpf_link *link = NULL;
-	char buf[4096];
-	long n = 0;
-	ssize_t r;
-	int fd = -1;
-
-	skel = crd_iter_bpf__open_and_load();
-	if (!skel)
-		return -errno;
-	memset(&linfo, 0, sizeof(linfo));
-	linfo.map.map_fd = map_fd;
-	opts.link_info = &linfo;
-	opts.link_info_len = sizeof(linfo);
-	link = bpf_program__attach_iter(skel->progs.crd_count_sk, &opts);
-	if (!link) {
-		n = -errno;
-		goto out;
-	}
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		n = -errno;
-		goto out;
-	}
-	while ((r = read(fd, buf, sizeof(buf))) > 0)
-		n += r;
-	if (r < 0)
-		n = -errno;
-out:
-	if (fd >= 0)
-		close(fd);
-	bpf_link__destroy(link);
-	crd_iter_bpf__destroy(skel);
-	return n;
 }

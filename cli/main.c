@@ -74,7 +74,7 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: connredir [--instance NAME] COMMAND [ARGS]...\n\n"
+	fprintf(f, "Usage: connredir [--instance NAME] [--verbose] COMMAND [ARGS]...\n\n"
 		"Redirect local TCP connections and UDP flows through chains of inspection\n"
 		"proxies (redirect services), with per-flow redirect records so services\n"
 		"chain without loops.\n\nCommands:\n");
@@ -84,6 +84,8 @@ static void usage(FILE *f)
 	fprintf(f, "\nOptions:\n"
 		"  --instance NAME  which instance (default \"%s\"); state is pinned\n"
 		"                   under %s/NAME\n"
+		"  -v, --verbose    also say why optional kernel features are off and\n"
+		"                   show libbpf's warnings\n"
 		"  -h, --help       this help; COMMAND --help for a command's\n"
 		"  --version        the version\n\n"
 		"See connredir(8).\n", CRD_DEFAULT_INSTANCE, CRD_PIN_ROOT);
@@ -106,10 +108,14 @@ int main(int argc, char **argv)
 	size_t c;
 
 	escape_output();
+	libbpf_set_print(crd_libbpf_print);   /* every command that loads BPF */
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
+		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+			crd_verbose = true;
+			i++;
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("connredir %s (map layout %d)\n", CRD_VERSION, CRD_LAYOUT_VERSION);
 			return 0;

@@ -30,7 +30,6 @@ static const char *const stat_names[CRD_ST_MAX] = {
 	[CRD_ST_QUOTA] = "refused_quota",
 	[CRD_ST_SQUATTER] = "squatters_refused",
 	[CRD_ST_ADOPT_REFUSED] = "adopt_refused",
-	[CRD_ST_UDP_UNTRANSLATED] = "udp_replies_untranslated",
 };
 
 _Static_assert(sizeof(stat_names) / sizeof(stat_names[0]) == CRD_ST_MAX,
@@ -49,8 +48,10 @@ static void status_usage(FILE *f)
 {
 	fprintf(f, "Usage: connredir [--instance NAME] status [--json]\n\n"
 		"Show where the instance is attached, its hop limit, its services with\n"
-		"their counters, the global counters (hop_guard_trips among them) and\n"
-		"how many entries each per-flow map holds.\n");
+		"their counters, the global counters (hop_guard_trips among them), how\n"
+		"many entries each per-flow map holds (\"n/a\", null in JSON, where this\n"
+		"kernel gives no way to count them) and the optional kernel features\n"
+		"that are off.\n");
 }
 
 int status_main(int argc, char **argv)
@@ -60,10 +61,12 @@ int status_main(int argc, char **argv)
 	struct crd_svc_stats ss[CRD_MAX_SERVICES];
 	struct crd_order order;
 	struct crd_config cfg;
+	struct crd_map_count mc[CRD_N_COUNTED_MAPS];
+	struct crd_features fs;
 	struct crd_inst in;
 	struct crd_proxy_state px[CRD_MAX_SERVICES];
-	long n_pend, n_flows, n_sk, n_conn, n_uflows, n_ukey, n_urep, n_usk;
-	bool json = false;
+	char why[256];
+	bool json = false, first;
 	__u32 i;
 	int err;
 
@@ -75,7 +78,7 @@ int status_main(int argc, char **argv)
 			return 0;
 		} else {
 			crd_err("status: unknown argument '%s'", argv[i]);
-			crd_try_help("status");
+			status_usage(stderr);
 			return 1;
 		}
 	}
@@ -88,14 +91,8 @@ int status_main(int argc, char **argv)
 		return 1;
 	}
 	err = crd_inst_read_counters(&in, &cfg, svcs, &order, totals, ss);
-	n_pend = crd_map_count_hash(in.pend_fd, sizeof(struct crd_tuple));
-	n_flows = crd_map_count_hash(in.flows_fd, sizeof(__u64));
-	n_sk = crd_map_count_sk_storage(in.sk_fd);
-	n_conn = crd_map_count_sk_storage(in.conn_fd);
-	n_uflows = crd_map_count_hash(in.uflows_fd, sizeof(__u32));
-	n_ukey = crd_map_count_hash(in.ukey_fd, sizeof(struct crd_ukey));
-	n_urep = crd_map_count_hash(in.urep_fd, sizeof(struct crd_urep_key));
-	n_usk = crd_map_count_sk_storage(in.usk_fd);
+	crd_features_get(in.dir, in.sk_fd, &fs);
+	crd_count_maps(&in, &fs, mc);
 	for (i = 0; !err && i < order.n; i++)
 		crd_proxy_check(&in, svcs, &svcs[order.slot[i] % CRD_MAX_SERVICES], &px[i]);
 	crd_inst_close(&in);
@@ -119,11 +116,35 @@ int status_main(int argc, char **argv)
 		for (i = 0; i < CRD_ST_MAX; i++)
 			printf("%s\"%s\":%llu", i ? "," : "", stat_names[i],
 			       (unsigned long long)totals[i]);
-		printf("},\"maps\":{\"crd_pend_v2\":%ld,\"crd_flows_v2\":%ld,"
-		       "\"crd_sk_v2\":%ld,\"crd_conn_v2\":%ld,\"crd_uflows_v2\":%ld,"
-		       "\"crd_ukey_v2\":%ld,\"crd_urep_v2\":%ld,\"crd_usk_v2\":%ld},"
-		       "\"services\":[",
-		       n_pend, n_flows, n_sk, n_conn, n_uflows, n_ukey, n_urep, n_usk);
+		printf("},\"maps\":{");
+		for (i = 0; i < CRD_N_COUNTED_MAPS; i++) {
+			printf("%s\"%s\":", i ? "," : "", mc[i].name);
+			if (mc[i].n >= 0)
+				printf("%ld", mc[i].n);
+			else
+				printf("null");
+		}
+		printf("},\"maps_not_counted\":{");
+		for (i = 0, first = true; i < CRD_N_COUNTED_MAPS; i++) {
+			if (mc[i].n >= 0)
+				continue;
+			printf("%s\"%s\":", first ? "" : ",", mc[i].name);
+			json_fput_str(stdout, mc[i].why);
+			first = false;
+		}
+		printf("},\"lacking_features\":[");
+		for (i = 0, first = true; i < CRD_FEAT_MAX; i++) {
+			if (!fs.err[i])
+				continue;
+			printf("%s{\"feature\":\"%s\",\"reason\":", first ? "" : ",",
+			       crd_feature_name(i));
+			json_fput_str(stdout, crd_feature_why(&fs, i, why, sizeof(why)));
+			printf(",\"effect\":");
+			json_fput_str(stdout, crd_feature_use(i));
+			printf("}");
+			first = false;
+		}
+		printf("],\"services\":[");
 		for (i = 0; i < order.n; i++) {
 			__u32 slot = order.slot[i] % CRD_MAX_SERVICES;
 			int s;
@@ -198,11 +219,21 @@ int status_main(int argc, char **argv)
 	for (i = 0; i < CRD_ST_MAX; i++)
 		printf("  %-20s %llu\n", stat_names[i], (unsigned long long)totals[i]);
 	printf("maps:\n");
-	printf("  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n",
-	       "crd_pend_v2", n_pend, "crd_flows_v2", n_flows,
-	       "crd_sk_v2", n_sk, "crd_conn_v2", n_conn);
-	printf("  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n  %-20s %ld\n",
-	       "crd_uflows_v2", n_uflows, "crd_ukey_v2", n_ukey,
-	       "crd_urep_v2", n_urep, "crd_usk_v2", n_usk);
+	for (i = 0; i < CRD_N_COUNTED_MAPS; i++) {
+		if (mc[i].n >= 0)
+			printf("  %-20s %ld\n", mc[i].name, mc[i].n);
+		else if (mc[i].sk_storage && fs.err[CRD_FEAT_ITER])
+			printf("  %-20s n/a (needs BPF iterators)\n", mc[i].name);
+		else
+			printf("  %-20s n/a (%s)\n", mc[i].name, mc[i].why);
+	}
+	printf("optional kernel features:\n");
+	for (i = 0; i < CRD_FEAT_MAX; i++) {
+		if (!fs.err[i])
+			printf("  %-20s available\n", crd_feature_name(i));
+		else
+			printf("  %-20s off: %s; %s\n", crd_feature_name(i),
+			       crd_feature_why(&fs, i, why, sizeof(why)), crd_feature_use(i));
+	}
 	return 0;
 }

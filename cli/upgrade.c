@@ -385,7 +385,6 @@ int upgrade_main(int argc, char **argv)
 		goto out;
 	}
 
-	libbpf_set_print(crd_libbpf_quiet);
 	if (object) {
 		snprintf(src, sizeof(src), "%s", object);
 		if (stat(object, &st)) {
@@ -506,8 +505,10 @@ int upgrade_main(int argc, char **argv)
 	}
 	err = bpf_object__load(obj);
 	if (err) {
-		crd_err("loading the programs of %s: %s (run with CONNREDIR_DEBUG=1 for "
-			"the verifier's log)", src, crd_bpf_strerror(err));
+		char what[PATH_MAX + 48];
+
+		snprintf(what, sizeof(what), "loading the programs of %s", src);
+		crd_load_failed(what, err);
 		crd_err("instance '%s': not upgraded; nothing was changed", crd_instance);
 		goto out;
 	}

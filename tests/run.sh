@@ -11,6 +11,10 @@
 # non-zero without printing a FAIL counts as one failure; a SKIP is reported
 # and counted as a failure, never as a pass.
 #
+# CONNREDIR_NO_OPTIONAL=1 (make test NO_OPTIONAL=1) runs every test with
+# connredir's optional kernel features forced off, as on a kernel that
+# refuses BPF iterators.
+#
 # CRD_BUILD=DIR tests the build in DIR (default build; `make test` sets it,
 # to build/san with SANITIZE=1). On a sanitized build the first error stops
 # a process, and every AddressSanitizer or LeakSanitizer report, of any
@@ -35,6 +39,9 @@ SAN=
 if grep -q __asan_init "$BUILD/connredir" 2>/dev/null; then
 	SAN=$(cd "$BUILD" && pwd)/san-reports
 fi
+
+[ -n "${CONNREDIR_NO_OPTIONAL:-}" ] && [ "$CONNREDIR_NO_OPTIONAL" != 0 ] &&
+	echo "optional kernel features forced off (CONNREDIR_NO_OPTIONAL=$CONNREDIR_NO_OPTIONAL)"
 
 bpffs_was_mounted=0
 [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] && bpffs_was_mounted=1

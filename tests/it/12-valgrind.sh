@@ -38,6 +38,11 @@ wait_lines "$WORK/pa.log" 3
 vg "service list --json" "$CRD" --instance "$INST" service list --json
 vg "status" "$CRD" --instance "$INST" status
 vg "status --json" "$CRD" --instance "$INST" status --json
+# The other path too, whatever this kernel allows: optional features off.
+CONNREDIR_NO_OPTIONAL=1 vg "status, optional features forced off" \
+	"$CRD" --instance "$INST" status
+CONNREDIR_NO_OPTIONAL=1 vg "status --json --verbose, optional features forced off" \
+	"$CRD" --instance "$INST" --verbose status --json
 vg "flows --json (3 live flows)" "$CRD" --instance "$INST" flows --json
 vg "flows" "$CRD" --instance "$INST" flows
 vg "stats --json" "$CRD" --instance "$INST" stats --json

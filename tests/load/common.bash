@@ -30,11 +30,13 @@ rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
 hwm_kib() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status"; }
 rss_limit() { echo $(($1 + $1 / 10 + 1024)); } # IDLE_KIB: 10% + 1 MiB over idle
 
-# maps_all: "NAME=N ..." for every map status --json counts, in its order.
+# maps_all: "NAME=N ..." for every map status --json counts, in its order
+# (NAME=null: not countable on this kernel, e.g. without BPF iterators).
 maps_all() {
 	crd status --json | python3 -c '
 import json, sys
-print(" ".join("%s=%d" % kv for kv in json.load(sys.stdin)["maps"].items()))'
+print(" ".join("%s=%s" % (k, "null" if v is None else v)
+               for k, v in json.load(sys.stdin)["maps"].items()))'
 }
 # map_of MAPS NAME: the count of NAME in a maps_all line.
 map_of() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
