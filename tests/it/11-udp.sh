@@ -37,7 +37,9 @@ udp_proxy ua 127.0.0.1:16001
 udp_proxy ua '[::1]:16001' ua6
 udp_proxy ub 127.0.0.1:16002
 crd service add UA --proto udp --proxy 127.0.0.1:16001 --proxy '[::1]:16001' --weight 20 --owner-cgroup ua >/dev/null
-crd service add UB --proto udp --proxy 127.0.0.1:16002 --weight 10 --owner-cgroup ub >/dev/null
+# UB has no IPv6 proxy: fail open skips it for IPv6 flows (fail closed
+# would refuse them: tests/it/18-hostile.sh).
+crd service add UB --proto udp --proxy 127.0.0.1:16002 --weight 10 --owner-cgroup ub --fail open >/dev/null
 UA=$(crd service list --json | tr '{' '\n' | sed -n 's/"id":\([0-9]*\),"name":"UA".*/\1/p')
 UB=$(crd service list --json | tr '{' '\n' | sed -n 's/"id":\([0-9]*\),"name":"UB".*/\1/p')
 sleep 0.3   # dnsmasq listening

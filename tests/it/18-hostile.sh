@@ -157,6 +157,14 @@ check "the proxy sees 0.0.0.0 as the loopback address it reaches" \
 as_nobody app "$TOOLS/crd-client" --timeout 3 :: 8083 >/dev/null 2>&1
 check "alias [::]:8083 is caught by --dst ::1/128" eventually [ "$(hops lo6)" = 1 ]
 
+crd service add V4 --proxy 127.0.0.1:15203 --owner-cgroup v4 --dport 8083 --weight 100 \
+	--fail closed >/dev/null
+start_proxy v4 127.0.0.1:15203
+out=$(as_nobody app "$TOOLS/crd-client" --errno --timeout 3 ::1 8083 2>&1)
+check "a fail-closed service with no IPv6 proxy refuses an IPv6 flow it matches ($out)" \
+	grep -q 'errno=ECONNREFUSED' <<<"$out"
+crd service del V4 >/dev/null
+
 # ---- 6. port sharing -------------------------------------------------------------
 
 crd service add RP --proxy 127.0.0.1:15301 --owner-cgroup rp --dport 8085 --fail closed >/dev/null
@@ -278,6 +286,7 @@ PIDS+=($SINK)
 crd set --quota-udp 100000 >/dev/null
 crd service add U1 --proto udp --proxy 127.0.0.1:16401 --owner-cgroup u1 --dport 7200 \
 	--weight 20 --fail closed >/dev/null
+mkdir -p "$TEST_CG/burst"
 crd service add U2 --proto udp --proxy 127.0.0.1:16402 --owner-cgroup u2 --dport 7200 \
 	--weight 10 --app-cgroup burst --fail closed >/dev/null
 start_cproxy u1 u1 --service U1 --instance "$INST" --udp-listen 127.0.0.1:16401 \
@@ -292,7 +301,9 @@ stop "$SINK"
 got=$(field "$(cat "$WORK/sink7200.out")" got)
 fc2=$(svc_stat U2 fail_closed)
 check "race: 20,000 datagrams sent ($sent)" [ "$sent" = 20000 ]
-check "race: U2 refused the onward datagrams ($fc2)" [ "$fc2" -ge 1000 ]
+# (Most flows are gone before U1's proxy asks for their records: it drops
+# those. The ones it forwards must all be refused by U2.)
+check "race: U2 refused onward datagrams: the race was reached ($fc2)" [ "$fc2" -ge 100 ]
 check "race: 0 escapes to the destination (got=$got)" [ "$got" = 0 ]
 
 # ---- 8. a policy change applies to live UDP flows ---------------------------------
