@@ -36,6 +36,7 @@
 #include "events.h"
 #include "flow.h"
 #include "inspect.h"
+#include "pool.h"
 #include "relay.h"
 
 #define container_of(p, type, member) \
@@ -602,6 +603,11 @@ void flow_expire(void)
 		flow_end(active.head, "idle-timeout", 0, RESET_CLIENT | RESET_SERVER);
 }
 
+void flow_release_all(void)
+{
+	pool_trim();
+}
+
 void flow_abort_all(void)
 {
 	while (peeking.head)
@@ -653,12 +659,18 @@ void flow_reap(void)
 	}
 	dead = keep;
 	/*
-	 * No flow open any more after many: give the memory they took back
-	 * to the system, which glibc's free() leaves in the heap (a burst of
-	 * 10,000 flows would otherwise keep its RSS for good).
+	 * No flow open: no pipe is kept (descriptors go back to idle). No
+	 * flow open any more after many: give the buffers and the memory
+	 * they took back to the system, which glibc's free() leaves in the
+	 * heap (a burst of 10,000 flows would otherwise keep its RSS for
+	 * good). Fewer flows keep their buffers for the next ones.
 	 */
-	if (!n_flows && !dead && n_flows_peak >= FLOW_TRIM_PEAK) {
-		malloc_trim(0);
-		n_flows_peak = 0;
+	if (!n_flows && !dead) {
+		pool_trim_pipes();
+		if (n_flows_peak >= FLOW_TRIM_PEAK) {
+			pool_trim();
+			malloc_trim(0);
+			n_flows_peak = 0;
+		}
 	}
 }

@@ -61,4 +61,7 @@ void flow_run_again(void);
 /* flow_reap - free the flows that ended since the last call. */
 void flow_reap(void);
 
+/* flow_release_all - at exit, after the last flow_reap(): free every pooled buffer. */
+void flow_release_all(void);
+
 #endif /* CONNREDIR_PROXY_FLOW_H */

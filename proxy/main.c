@@ -284,6 +284,7 @@ static void run(const struct proxy_conf *conf, struct signals *sig)
 					 flow_count() == 1 ? "" : "s");
 			flow_abort_all();
 			flow_reap();
+			flow_release_all();
 			return;
 		}
 	}

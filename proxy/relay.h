@@ -21,6 +21,8 @@
 #define RELAY_COPY_BUF (64 * 1024)
 /* The pipe of a spliced direction (best effort: F_SETPIPE_SZ). */
 #define RELAY_PIPE_SIZE (64 * 1024)
+/* A direction that may splice copies this much first (== INSPECT_WINDOW). */
+#define RELAY_SPLICE_AFTER (16 * 1024)
 /*
  * Bytes one relay_pump() call moves at most, so that one busy flow cannot
  * keep the loop from the others; a direction that stopped there sets
