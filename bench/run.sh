@@ -46,6 +46,9 @@ prints a table and writes build/bench.json. Set in the environment:
                        + bench/min_relay, with 1 and BENCH_CLIENTS clients)
   BENCH_BUILD=DIR      take connredir and connredir-proxy from DIR
                        (default build/)
+  BENCH_BASE_PROXY=FILE  another connredir-proxy (e.g. the previous commit's)
+                       measured beside the one under test in seq and conc
+                       (set-up crd1logbase, log on), in the same runs
   BENCH_BIN=DIR        take the benchmark programs from DIR
                        (default build/bench/)
   BENCH_JSON=FILE      where the JSON goes (default build/bench.json)
@@ -70,6 +73,7 @@ BIN=${BENCH_BIN:-$ROOT/build/bench}
 BUILD=${BENCH_BUILD:-$ROOT/build}
 CRD=$BUILD/connredir
 PROXY=$BUILD/connredir-proxy
+BASE_PROXY=${BENCH_BASE_PROXY:-}
 OUT_JSON=${BENCH_JSON:-$ROOT/build/bench.json}
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
@@ -154,6 +158,7 @@ for p in connect_lat conn_rate throughput rr_lat hold_flows bench_server min_rel
 done
 [ -x "$CRD" ] || die "$CRD: not built (run make)"
 [ -x "$PROXY" ] || die "$PROXY: not built (run make; the proxy is in proxy/)"
+[ -z "$BASE_PROXY" ] || [ -x "$BASE_PROXY" ] || die "BENCH_BASE_PROXY '$BASE_PROXY': not an executable"
 for t in nft setpriv nsenter bpftool ss sysctl timeout; do
 	command -v "$t" >/dev/null || die "$t: not installed"
 done
@@ -285,15 +290,16 @@ new_netns() {
 
 # proxy CG UID LOGNAME NSENTER-PREFIX... -- ARGS...: a connredir-proxy as UID.
 proxy() {
-	local cg=$1 uid=$2 name=$3 pre=()
+	local cg=$1 uid=$2 name=$3 pre=() bin=$PROXY
 	shift 3
+	[ "$name" = p0l ] && bin=$BASE_PROXY
 	while [ "$1" != -- ]; do
 		pre+=("$1")
 		shift
 	done
 	shift
 	bg "$cg" "${pre[@]}" setpriv --reuid="$uid" --regid="$uid" --clear-groups -- \
-		"$PROXY" --log /dev/null --drain-timeout 1 "$@" 2>"$WORK/$name.err"
+		"$bin" --log /dev/null --drain-timeout 1 "$@" 2>"$WORK/$name.err"
 	wait_grep "$WORK/$name.err" "listening on" 10 || {
 		cat "$WORK/$name.err" >&2
 		die "proxy $name did not start"
@@ -310,7 +316,7 @@ DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 GITREV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ] && GITREV="$GITREV+dirty"
 COMMAND="make bench${QUICK:+ BENCH_QUICK=1}"
-for v in BENCH_ROUNDS BENCH_SECONDS BENCH_FLOWS BENCH_CONCURRENCY BENCH_CLIENTS BENCH_ONLY BENCH_BUILD BENCH_BIN; do
+for v in BENCH_ROUNDS BENCH_SECONDS BENCH_FLOWS BENCH_CONCURRENCY BENCH_CLIENTS BENCH_ONLY BENCH_BUILD BENCH_BIN BENCH_BASE_PROXY; do
 	[ -n "${!v:-}" ] && COMMAND="$COMMAND $v='${!v}'"
 done
 say "bench: $CPU, $CORES cores, Linux $KERNEL; $ROUNDS rounds; work in $WORK"
@@ -318,14 +324,14 @@ say "bench: $CPU, $CORES cores, Linux $KERNEL; $ROUNDS rounds; work in $WORK"
 # ---- set-up ---------------------------------------------------------------------------
 
 U_P1=$((UID0 + 1)) U_P2=$((UID0 + 2)) U_C1=$((UID0 + 3)) U_C2=$((UID0 + 4))
-U_N1=$((UID0 + 5)) U_N2=$((UID0 + 6)) U_PM=$((UID0 + 7)) U_L1=$((UID0 + 8))
+U_N1=$((UID0 + 5)) U_N2=$((UID0 + 6)) U_PM=$((UID0 + 7)) U_L1=$((UID0 + 8)) U_L0=$((UID0 + 9))
 
 ns_prep || die "cannot set up the network namespace"
 mkdir -p "$BCG/plain/cli" "$BCG/relay/app" "$BCG/lat/app" "$BCG/lat/lsn" "$BCG/mem/app"
 
 # Origins (no programs, outside both attached subtrees).
 bg plain/srv "$BIN/bench_server" --threads 2 --ready "$WORK/srv.ready" \
-	127.0.0.1:8080 127.0.0.1:8081 127.0.0.1:8082 127.0.0.1:8083 127.0.0.1:8084 127.0.0.1:8079 \
+	127.0.0.1:8080 127.0.0.1:8081 127.0.0.1:8082 127.0.0.1:8083 127.0.0.1:8084 127.0.0.1:8079 127.0.0.1:8078 \
 	>"$WORK/srv.json" 2>"$WORK/srv.err"
 wait_file "$WORK/srv.ready" 10 || die "bench_server did not start: $(cat "$WORK/srv.err")"
 
@@ -343,6 +349,10 @@ proxy relay/p2 "$U_P2" p2 -- --service s2 --listen 127.0.0.1:7002
 proxy relay/p1c "$U_C1" p1c -- --service c1 --listen 127.0.0.1:7003 --copy-only
 proxy relay/p2c "$U_C2" p2c -- --service c2 --listen 127.0.0.1:7004 --copy-only
 proxy relay/p1l "$U_L1" p1l -- --service l1 --listen 127.0.0.1:7007 --log "$PUB/p1l.log"
+if [ -n "$BASE_PROXY" ]; then
+	crd_r service add l0 --proxy 127.0.0.1:7008 --weight 200 --owner-cgroup p0l --dport 8078
+	proxy relay/p0l "$U_L0" p0l -- --service l0 --listen 127.0.0.1:7008 --log "$PUB/p0l.log"
+fi
 
 # connredir, connect-latency set-ups: one service, which matches only port
 # 9200 and sends it to a listener bound in its identity cgroup (lat/lsn).
@@ -486,6 +496,7 @@ setups_of() {
 		echo "nft1,target=127.0.0.1:8085,cgroup=$c,netns=$n1"
 		echo "crd1,target=127.0.0.1:8081,cgroup=$a"
 		echo "crd1log,target=127.0.0.1:8079,cgroup=$a"
+		[ -n "$BASE_PROXY" ] && echo "crd1logbase,target=127.0.0.1:8078,cgroup=$a"
 		;;
 	throughput)
 		echo "direct,target=127.0.0.1:8080,cgroup=$c"
@@ -924,7 +935,12 @@ relay_section() {
 	section "$kind" "$2" conn/s rate_per_s 1 0 min1 true "rate_$kind" \
 		"direct=no relay" "min1=nftables REDIRECT + bench/min_relay" \
 		"nft1=nftables REDIRECT + connredir-proxy" "crd1=connredir + connredir-proxy, no log" \
-		"crd1log=connredir + connredir-proxy, log on"
+		"crd1log=connredir + connredir-proxy, log on" \
+		${BASE_PROXY:+"crd1logbase=the same with BENCH_BASE_PROXY"}
+	if [ -n "$BASE_PROXY" ]; then
+		v=$(pratio "$kind" crd1log crd1logbase rate_per_s)
+		tab '  this proxy vs BENCH_BASE_PROXY (%s), same round: x%s\n' "$BASE_PROXY" "$(fmt "$v" 3)"
+	fi
 	v=$(pratio "$kind" crd1log min1 rate_per_s)
 	target "issue 19: connredir + proxy (log on) >= 1.25x nftables + min_relay, $3" "$v" ge 1.25 \
 		"x$(fmt "$v" 3) (limit 1.25)"
