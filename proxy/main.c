@@ -76,7 +76,8 @@ static const char help_text[] =
 "                                      *.DOMAIN too); a blocked DNS query is\n"
 "                                      answered REFUSED by the proxy\n"
 "  --log FILE|-          where the log inspector writes (default: - for stdout);\n"
-"                        --log alone implies the log inspector\n"
+"                        --log alone implies the log inspector; lines are\n"
+"                        written in batches, at most 50 ms after a flow ends\n"
 "  --max-flows N         concurrent flows at most (default 10000); at the\n"
 "                        limit, accepting waits until a flow ends; as many\n"
 "                        UDP flows again, beyond which new ones are dropped\n"
@@ -259,9 +260,14 @@ static void run(const struct proxy_conf *conf, struct signals *sig)
 			if (t < 0 || u < t)
 				t = u;
 		}
+		u = log_flush_ms();
+		if (u >= 0 && (t < 0 || u < t))
+			t = u;
 		if (flow_busy())
 			t = 0;
 		events_run_once(t);
+		if (!log_flush_ms())
+			log_flush();
 		flow_run_again();
 		flow_expire();
 		udp_expire();
