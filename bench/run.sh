@@ -38,11 +38,17 @@ prints a table and writes build/bench.json. Set in the environment:
                        interleaves share (default: connect 4, rate 10,
                        throughput 10, latency 4, events 1)
   BENCH_FLOWS=N        open flows for the memory figures (default 100000)
-  BENCH_CONCURRENCY=N  conn_rate threads (default 4)
-  BENCH_ONLY="LIST"    some of: connect rate throughput latency memory
-                       (the events comparison comes with connect)
+  BENCH_CONCURRENCY=N  conn_rate threads of the rate benchmark (default 4)
+  BENCH_CLIENTS=N      clients of the concurrent relay comparison (default 16)
+  BENCH_ONLY="LIST"    some of: connect rate seq conc throughput latency memory
+                       (the events comparison comes with connect; seq and
+                       conc weigh connredir-proxy against nftables REDIRECT
+                       + bench/min_relay, with 1 and BENCH_CLIENTS clients)
   BENCH_BUILD=DIR      take connredir and connredir-proxy from DIR
                        (default build/)
+  BENCH_BASE_PROXY=FILE  another connredir-proxy (e.g. the previous commit's)
+                       measured beside the one under test in seq and conc
+                       (set-up crd1logbase, log on), in the same runs
   BENCH_BIN=DIR        take the benchmark programs from DIR
                        (default build/bench/)
   BENCH_JSON=FILE      where the JSON goes (default build/bench.json)
@@ -67,6 +73,7 @@ BIN=${BENCH_BIN:-$ROOT/build/bench}
 BUILD=${BENCH_BUILD:-$ROOT/build}
 CRD=$BUILD/connredir
 PROXY=$BUILD/connredir-proxy
+BASE_PROXY=${BENCH_BASE_PROXY:-}
 OUT_JSON=${BENCH_JSON:-$ROOT/build/bench.json}
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
@@ -114,7 +121,8 @@ SLICE_RR=0.1
 # within one process: more, shorter rounds instead.
 EV_ROUNDS=$((ROUNDS * 3))
 CONC=${BENCH_CONCURRENCY:-4}
-ONLY=${BENCH_ONLY:-connect rate throughput latency memory}
+CLIENTS=${BENCH_CLIENTS:-16}
+ONLY=${BENCH_ONLY:-connect rate seq conc throughput latency memory}
 # Descriptors: a process may hold RLIMIT_NOFILE of them, and the hard limit
 # cannot be raised without CAP_SYS_RESOURCE. connredir-proxy counts six per
 # flow (two sockets, two pipes), so the memory figures spread the flows
@@ -134,21 +142,23 @@ NFT_FLOWS=$((FLOWS < PER_PROXY ? FLOWS : PER_PROXY))
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS '$ROUNDS': not a positive number"
 [[ "$FLOWS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_FLOWS '$FLOWS': not a positive number"
 [[ "$CONC" =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONCURRENCY '$CONC': not a positive number"
+[[ "$CLIENTS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_CLIENTS '$CLIENTS': not a positive number"
 for k in $ONLY; do
 	case $k in
-	connect | rate | throughput | latency | memory) ;;
-	*) die "BENCH_ONLY: unknown benchmark '$k' (connect rate throughput latency memory)" ;;
+	connect | rate | seq | conc | throughput | latency | memory) ;;
+	*) die "BENCH_ONLY: unknown benchmark '$k' (connect rate seq conc throughput latency memory)" ;;
 	esac
 done
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 # ---- what is needed ----------------------------------------------------------------
 
-for p in connect_lat conn_rate throughput rr_lat hold_flows bench_server; do
+for p in connect_lat conn_rate throughput rr_lat hold_flows bench_server min_relay; do
 	[ -x "$BIN/$p" ] || die "$BIN/$p: not built (run make)"
 done
 [ -x "$CRD" ] || die "$CRD: not built (run make)"
 [ -x "$PROXY" ] || die "$PROXY: not built (run make; the proxy is in proxy/)"
+[ -z "$BASE_PROXY" ] || [ -x "$BASE_PROXY" ] || die "BENCH_BASE_PROXY '$BASE_PROXY': not an executable"
 for t in nft setpriv nsenter bpftool ss sysctl timeout; do
 	command -v "$t" >/dev/null || die "$t: not installed"
 done
@@ -166,8 +176,12 @@ INST_R=b$$r        # the relay set-ups
 INST_L=b$$l        # the connect-latency set-ups
 INST_M=b$$m        # the memory figures
 WORK=$(mktemp -d /tmp/crd-bench.XXXXXX)
+# Files the unprivileged relays write themselves (ready files, a log).
+PUB=$WORK/pub
+mkdir -m 1777 "$PUB"
+chmod 711 "$WORK"
 PIDS=()
-H_NFT1='' H_NFT2='' H_IPT1='' H_IPT2=''
+H_NFT1='' H_NFT2='' H_IPT1='' H_IPT2='' H_MIN1=''
 declare -A PIDOF   # proxy name -> pid
 mkdir "$BCG" || die "cannot make $BCG"
 
@@ -276,15 +290,16 @@ new_netns() {
 
 # proxy CG UID LOGNAME NSENTER-PREFIX... -- ARGS...: a connredir-proxy as UID.
 proxy() {
-	local cg=$1 uid=$2 name=$3 pre=()
+	local cg=$1 uid=$2 name=$3 pre=() bin=$PROXY
 	shift 3
+	[ "$name" = p0l ] && bin=$BASE_PROXY
 	while [ "$1" != -- ]; do
 		pre+=("$1")
 		shift
 	done
 	shift
 	bg "$cg" "${pre[@]}" setpriv --reuid="$uid" --regid="$uid" --clear-groups -- \
-		"$PROXY" --log /dev/null --drain-timeout 1 "$@" 2>"$WORK/$name.err"
+		"$bin" --log /dev/null --drain-timeout 1 "$@" 2>"$WORK/$name.err"
 	wait_grep "$WORK/$name.err" "listening on" 10 || {
 		cat "$WORK/$name.err" >&2
 		die "proxy $name did not start"
@@ -301,7 +316,7 @@ DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 GITREV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ] && GITREV="$GITREV+dirty"
 COMMAND="make bench${QUICK:+ BENCH_QUICK=1}"
-for v in BENCH_ROUNDS BENCH_SECONDS BENCH_FLOWS BENCH_CONCURRENCY BENCH_ONLY BENCH_BUILD BENCH_BIN; do
+for v in BENCH_ROUNDS BENCH_SECONDS BENCH_FLOWS BENCH_CONCURRENCY BENCH_CLIENTS BENCH_ONLY BENCH_BUILD BENCH_BIN BENCH_BASE_PROXY; do
 	[ -n "${!v:-}" ] && COMMAND="$COMMAND $v='${!v}'"
 done
 say "bench: $CPU, $CORES cores, Linux $KERNEL; $ROUNDS rounds; work in $WORK"
@@ -309,14 +324,14 @@ say "bench: $CPU, $CORES cores, Linux $KERNEL; $ROUNDS rounds; work in $WORK"
 # ---- set-up ---------------------------------------------------------------------------
 
 U_P1=$((UID0 + 1)) U_P2=$((UID0 + 2)) U_C1=$((UID0 + 3)) U_C2=$((UID0 + 4))
-U_N1=$((UID0 + 5)) U_N2=$((UID0 + 6)) U_PM=$((UID0 + 7))
+U_N1=$((UID0 + 5)) U_N2=$((UID0 + 6)) U_PM=$((UID0 + 7)) U_L1=$((UID0 + 8)) U_L0=$((UID0 + 9))
 
 ns_prep || die "cannot set up the network namespace"
 mkdir -p "$BCG/plain/cli" "$BCG/relay/app" "$BCG/lat/app" "$BCG/lat/lsn" "$BCG/mem/app"
 
 # Origins (no programs, outside both attached subtrees).
 bg plain/srv "$BIN/bench_server" --threads 2 --ready "$WORK/srv.ready" \
-	127.0.0.1:8080 127.0.0.1:8081 127.0.0.1:8082 127.0.0.1:8083 127.0.0.1:8084 \
+	127.0.0.1:8080 127.0.0.1:8081 127.0.0.1:8082 127.0.0.1:8083 127.0.0.1:8084 127.0.0.1:8079 127.0.0.1:8078 \
 	>"$WORK/srv.json" 2>"$WORK/srv.err"
 wait_file "$WORK/srv.ready" 10 || die "bench_server did not start: $(cat "$WORK/srv.err")"
 
@@ -327,10 +342,17 @@ crd_r service add s1 --proxy 127.0.0.1:7001 --weight 200 --owner-cgroup p1 --dpo
 crd_r service add s2 --proxy 127.0.0.1:7002 --weight 100 --owner-cgroup p2 --dport 8082
 crd_r service add c1 --proxy 127.0.0.1:7003 --weight 200 --owner-cgroup p1c --dport 8083 --dport 8084
 crd_r service add c2 --proxy 127.0.0.1:7004 --weight 100 --owner-cgroup p2c --dport 8084
+# One proxy with its audit log on (a real file), for the relay comparison.
+crd_r service add l1 --proxy 127.0.0.1:7007 --weight 200 --owner-cgroup p1l --dport 8079
 proxy relay/p1 "$U_P1" p1 -- --service s1 --listen 127.0.0.1:7001
 proxy relay/p2 "$U_P2" p2 -- --service s2 --listen 127.0.0.1:7002
 proxy relay/p1c "$U_C1" p1c -- --service c1 --listen 127.0.0.1:7003 --copy-only
 proxy relay/p2c "$U_C2" p2c -- --service c2 --listen 127.0.0.1:7004 --copy-only
+proxy relay/p1l "$U_L1" p1l -- --service l1 --listen 127.0.0.1:7007 --log "$PUB/p1l.log"
+if [ -n "$BASE_PROXY" ]; then
+	crd_r service add l0 --proxy 127.0.0.1:7008 --weight 200 --owner-cgroup p0l --dport 8078
+	proxy relay/p0l "$U_L0" p0l -- --service l0 --listen 127.0.0.1:7008 --log "$PUB/p0l.log"
+fi
 
 # connredir, connect-latency set-ups: one service, which matches only port
 # 9200 and sends it to a listener bound in its identity cgroup (lat/lsn).
@@ -346,9 +368,10 @@ mkdir -p "$BCG/lat/lsn" "$BCG/lat/app"
 # using SO_ORIGINAL_DST (--no-claim). The proxies' own connections are
 # excluded by their uid. The one-proxy nftables namespace also serves the
 # memory comparison (port 8091).
-# nat_ns NAME TOOL HOPS PORT: sets H_<NAME> to the namespace's holder.
+# nat_ns NAME TOOL HOPS PORT [min]: sets H_<NAME> to the namespace's
+# holder; with "min", the relay is bench/min_relay instead of the proxy.
 nat_ns() {
-	local name=$1 tool=$2 hops=$3 port=$4 h extra=()
+	local name=$1 tool=$2 hops=$3 port=$4 relay=${5:-proxy} h extra=()
 	new_netns
 	h=$NEW_NS
 	eval "H_$name=$h"
@@ -375,6 +398,13 @@ nat_ns() {
 	bg plain/srv nsenter -t "$h" -n "$BIN/bench_server" --threads 2 --ready "$WORK/srv-$name.ready" \
 		"127.0.0.1:$port" "${extra[@]}" >/dev/null 2>"$WORK/srv-$name.err"
 	wait_file "$WORK/srv-$name.ready" 10 || die "bench_server ($name) did not start"
+	if [ "$relay" = min ]; then
+		bg "plain/${name}a" nsenter -t "$h" -n setpriv --reuid="$U_N1" --regid="$U_N1" \
+			--clear-groups -- "$BIN/min_relay" --ready "$PUB/min-$name.ready" 127.0.0.1:7005 \
+			2>"$WORK/${name}a.err"
+		wait_file "$PUB/min-$name.ready" 10 || die "min_relay ($name) did not start: $(cat "$WORK/${name}a.err")"
+		return 0
+	fi
 	proxy "plain/${name}a" "$U_N1" "${name}a" nsenter -t "$h" -n -- --no-claim \
 		--listen 127.0.0.1:7005 --max-flows $((PER_PROXY + 10)) --idle-timeout 0
 	[ "$hops" = 2 ] && proxy "plain/${name}b" "$U_N2" "${name}b" nsenter -t "$h" -n -- \
@@ -385,6 +415,7 @@ nat_ns NFT1 nft 1 8085
 nat_ns NFT2 nft 2 8086
 nat_ns IPT1 "$IPT" 1 8087
 nat_ns IPT2 "$IPT" 2 8088
+nat_ns MIN1 nft 1 8089 min
 
 # ---- running one measurement --------------------------------------------------------
 
@@ -438,6 +469,7 @@ events_stop() {
 setups_of() {
 	local c=$BCG/plain/cli a=$BCG/relay/app l=$BCG/lat/app
 	local n1=/proc/$H_NFT1/ns/net n2=/proc/$H_NFT2/ns/net i1=/proc/$H_IPT1/ns/net i2=/proc/$H_IPT2/ns/net
+	local m1=/proc/$H_MIN1/ns/net
 	case $1 in
 	connect)
 		echo "none,cgroup=$c"
@@ -457,6 +489,14 @@ setups_of() {
 		echo "nft2,target=127.0.0.1:8086,cgroup=$c,netns=$n2"
 		echo "ipt1,target=127.0.0.1:8087,cgroup=$c,netns=$i1"
 		echo "ipt2,target=127.0.0.1:8088,cgroup=$c,netns=$i2"
+		;;
+	seq | conc)
+		echo "direct,target=127.0.0.1:8080,cgroup=$c"
+		echo "min1,target=127.0.0.1:8089,cgroup=$c,netns=$m1"
+		echo "nft1,target=127.0.0.1:8085,cgroup=$c,netns=$n1"
+		echo "crd1,target=127.0.0.1:8081,cgroup=$a"
+		echo "crd1log,target=127.0.0.1:8079,cgroup=$a"
+		[ -n "$BASE_PROXY" ] && echo "crd1logbase,target=127.0.0.1:8078,cgroup=$a"
 		;;
 	throughput)
 		echo "direct,target=127.0.0.1:8080,cgroup=$c"
@@ -482,7 +522,7 @@ run_one() {
 	case $kind in
 	connect) d=$D_CONN ;;
 	events) d=$D_EV ;;
-	rate) d=$D_RATE ;;
+	rate | seq | conc) d=$D_RATE ;;
 	throughput) d=$D_TPUT ;;
 	latency) d=$D_RR ;;
 	esac
@@ -505,6 +545,11 @@ run_one() {
 		;;
 	rate/all)
 		in_cg plain/cli "${TO[@]}" "$BIN/conn_rate" --duration "$d" --concurrency "$CONC" \
+			--slice "$SLICE_RATE" "${args[@]}"
+		;;
+	seq/all | conc/all)
+		in_cg plain/cli "${TO[@]}" "$BIN/conn_rate" --duration "$d" \
+			--concurrency "$([ "$kind" = seq ] && echo 1 || echo "$CLIENTS")" \
 			--slice "$SLICE_RATE" "${args[@]}"
 		;;
 	throughput/all)
@@ -768,6 +813,8 @@ want memory && memory_phase
 want connect && rounds connect "$ROUNDS" all
 want connect && rounds events "$EV_ROUNDS" off on
 want rate && rounds rate "$ROUNDS" all
+want seq && rounds seq "$ROUNDS" all
+want conc && rounds conc "$ROUNDS" all
 want throughput && rounds throughput "$ROUNDS" all
 want latency && rounds latency "$ROUNDS" all
 
@@ -825,18 +872,20 @@ pdiff() { paired "$1" "$2" "$3" "$4" diff "${5:-1}" | awk '{ print $2 }'; }
 TGT=$WORK/targets
 : >"$TGT"
 TGT_JSON=""
-# target NAME VALUE OP LIMIT SHOWN: OP is le or ge.
+# target NAME VALUE OP LIMIT SHOWN: OP is le or ge. A missed target says
+# by how much: the shortfall (ge) or excess (le), in percent of the limit.
 target() {
-	local name=$1 v=$2 op=$3 lim=$4 shown=$5 st
+	local name=$1 v=$2 op=$3 lim=$4 shown=$5 st by=null
 	if [ "$v" = null ] || [ -z "$v" ]; then
 		st="not measured"
 	elif awk -v v="$v" -v l="$lim" -v op="$op" 'BEGIN { exit !(op == "le" ? v <= l : v >= l) }'; then
 		st=met
 	else
-		st=missed
+		by=$(awk -v v="$v" -v l="$lim" -v op="$op" 'BEGIN { printf "%.1f", (op == "le" ? v - l : l - v) * 100 / l }')
+		st="missed by $by%"
 	fi
-	printf '  %-14s %s: %s\n' "[$st]" "$name" "$shown" >>"$TGT"
-	TGT_JSON="$TGT_JSON${TGT_JSON:+,}{\"target\":\"$name\",\"value\":$(jnum "${v:-null}"),\"op\":\"$op\",\"limit\":$lim,\"status\":\"$st\"}"
+	printf '  %-20s %s: %s\n' "[$st]" "$name" "$shown" >>"$TGT"
+	TGT_JSON="$TGT_JSON${TGT_JSON:+,}{\"target\":\"$name\",\"value\":$(jnum "${v:-null}"),\"op\":\"$op\",\"limit\":$lim,\"status\":\"${st%% by*}\",\"missed_by_pct\":$by}"
 }
 
 tab 'connredir benchmarks: %s\n' "$DATE"
@@ -856,10 +905,13 @@ if want connect; then
 	printf '"connect_costs":{"redirect_minus_none_us":%s,"redirect_minus_nomatch_us":%s,"two_minus_none_us":%s},' \
 		"$(jnum "$redir_cost")" "$(jnum "$redir_cost_nm")" "$(jnum "$conn_cost")" >>"$JS"
 	v=$(pratio connect nomatch none lat_ns.p50)
-	target "connect overhead (no match) within 3% of no programs" "$v" le 1.03 "x$(fmt "$v" 3) (limit 1.03)"
+	target "connect overhead (no match) within 3% of no programs (issue 19: >= 0.97x direct)" "$v" le 1.03 \
+		"x$(fmt "$v" 3) (limit 1.03)"
 	v=$(awk -v a="$redir_cost" -v b="$conn_cost" 'BEGIN { if (a == "null" || b == "null" || b <= 0) print "null"; else print a / b }')
 	target "one redirect adds no more than one extra local connection" "$v" le 1 \
 		"$(fmt "$redir_cost" 2) us vs $(fmt "$conn_cost" 2) us (x$(fmt "$v" 2), limit 1)"
+	target "issue 19: a redirect adds <= 5 us over no programs (the BPF time, roughly)" "$redir_cost" le 5 \
+		"$(fmt "$redir_cost" 2) us (limit 5)"
 fi
 if want rate; then
 	section rate "2. Connection rate: new connections per second, one 64-byte request and reply each, $CONC threads" \
@@ -877,6 +929,29 @@ if want rate; then
 	errs=$(awk '$1 == "rate" && $4 == "errors" && $5 > 0 { printf "%s%s/%s:%s", sep, $2, $3, $5; sep = " " }' "$RESULTS")
 	[ -n "$errs" ] && tab '  connection errors (set-up/round:count): %s\n' "$errs"
 fi
+# relay_section KIND TITLE WHAT: connredir-proxy against nftables + min_relay.
+relay_section() {
+	local kind=$1 v
+	section "$kind" "$2" conn/s rate_per_s 1 0 min1 true "rate_$kind" \
+		"direct=no relay" "min1=nftables REDIRECT + bench/min_relay" \
+		"nft1=nftables REDIRECT + connredir-proxy" "crd1=connredir + connredir-proxy, no log" \
+		"crd1log=connredir + connredir-proxy, log on" \
+		${BASE_PROXY:+"crd1logbase=the same with BENCH_BASE_PROXY"}
+	if [ -n "$BASE_PROXY" ]; then
+		v=$(pratio "$kind" crd1log crd1logbase rate_per_s)
+		tab '  this proxy vs BENCH_BASE_PROXY (%s), same round: x%s\n' "$BASE_PROXY" "$(fmt "$v" 3)"
+	fi
+	v=$(pratio "$kind" crd1log min1 rate_per_s)
+	target "issue 19: connredir + proxy (log on) >= 1.25x nftables + min_relay, $3" "$v" ge 1.25 \
+		"x$(fmt "$v" 3) (limit 1.25)"
+	v=$(awk -v k="$kind" '$1 == k && $4 == "errors" && $5 > 0 { printf "%s%s/%s:%s", sep, $2, $3, $5; sep = " " }' "$RESULTS")
+	[ -n "$v" ] && tab '  connection errors (set-up/round:count): %s\n' "$v"
+	return 0
+}
+want seq && relay_section seq "2b. Relays, sequential: new connections per second, one client, a 64-byte request and reply each" \
+	"sequential"
+want conc && relay_section conc "2c. Relays, concurrent: new connections per second, $CLIENTS clients, a 64-byte request and reply each" \
+	"$CLIENTS clients"
 if want throughput; then
 	section throughput "3. Throughput: one stream of bulk data, a new connection per ${SLICE_TPUT} s turn (Gbit/s)" Gbit/s gbit_per_s 1 2 direct true throughput \
 		"direct=loopback" "crd1=1 proxy, splice" "crd2=2 proxies, splice" \
@@ -892,6 +967,7 @@ if want latency; then
 		"direct=no proxy" "crd1=connredir, 1 proxy" "crd2=connredir, 2 proxies" "nft1=nftables, 1 proxy"
 	v=$(pratio latency crd1 direct rtt_ns.p99)
 	target "p99 latency through one proxy within 2x direct" "$v" le 2 "x$(fmt "$v" 3) (limit 2)"
+	target "issue 19: p99 latency through one proxy <= 1.5x direct" "$v" le 1.5 "x$(fmt "$v" 3) (limit 1.5)"
 fi
 if want memory; then
 	tab '\n5. Memory (one redirected flow = application socket -> proxy -> origin)\n'
@@ -909,9 +985,11 @@ if want memory; then
 			"$(mval sockets_per_flow)" "$(mval all_kernel_bytes_per_flow_context)"
 		v=$(mval kernel_bytes_per_flow)
 		target "<= 512 bytes of kernel memory per tracked flow" "$v" le 512 "$(fmt "$v" 0) bytes (limit 512)"
+		target "issue 19: <= 256 bytes of kernel memory per tracked flow" "$v" le 256 "$(fmt "$v" 0) bytes (limit 256)"
 	else
 		tab '  not measured: %s\n' "$(head -c 200 "$WORK/hold.err" 2>/dev/null)"
 		target "<= 512 bytes of kernel memory per tracked flow" null le 512 "not measured"
+		target "issue 19: <= 256 bytes of kernel memory per tracked flow" null le 256 "not measured"
 	fi
 	if [ "$MEM_NFT_JSON" != null ]; then
 		mj=$(echo "$MEM_NFT_JSON" | flatten)
@@ -942,8 +1020,8 @@ cat "$TGT" >>"$TABLE"
 {
 	printf '{"schema":1,"date":"%s","command":"%s","tree":"%s",' "$DATE" "${COMMAND//\"/\\\"}" "$GITREV"
 	printf '"machine":{"cpu":"%s","cores":%s,"kernel":"%s","shared":true},' "$CPU" "$CORES" "$KERNEL"
-	printf '"settings":{"quick":%s,"rounds":%s,"events_rounds":%s,"seconds":{"connect":%s,"events":%s,"rate":%s,"throughput":%s,"latency":%s},"slices":{"rate":%s,"throughput":%s,"latency":%s},"concurrency":%s,"flows":%s,"iptables":"%s"},' \
-		"$([ -n "$QUICK" ] && echo true || echo false)" "$ROUNDS" "$EV_ROUNDS" "$D_CONN" "$D_EV" "$D_RATE" "$D_TPUT" "$D_RR" "$SLICE_RATE" "$SLICE_TPUT" "$SLICE_RR" "$CONC" "$FLOWS" "$IPT"
+	printf '"settings":{"quick":%s,"rounds":%s,"events_rounds":%s,"seconds":{"connect":%s,"events":%s,"rate":%s,"throughput":%s,"latency":%s},"slices":{"rate":%s,"throughput":%s,"latency":%s},"concurrency":%s,"clients":%s,"flows":%s,"iptables":"%s"},' \
+		"$([ -n "$QUICK" ] && echo true || echo false)" "$ROUNDS" "$EV_ROUNDS" "$D_CONN" "$D_EV" "$D_RATE" "$D_TPUT" "$D_RR" "$SLICE_RATE" "$SLICE_TPUT" "$SLICE_RR" "$CONC" "$CLIENTS" "$FLOWS" "$IPT"
 	cat "$JS"
 	printf '"failed_runs":%s,' "$(wc -l <"$FAILS")"
 	printf '"elapsed_s":%s,"targets":[%s]}\n' "$((T_END - T_START))" "$TGT_JSON"

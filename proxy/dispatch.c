@@ -3,12 +3,18 @@
  * dispatch.c - listening and accepting.
  *
  * Listeners are level-triggered: a burst larger than one batch is picked
- * up at the next wake-up. While the proxy holds back (at --max-flows, or
+ * up at the next wake-up. A wake-up accepts at most "batch" connections,
+ * which starts at 1 and doubles (up to ACCEPT_BATCH) while every accept of
+ * a wake-up succeeds, and falls back to 1 at the first EAGAIN: one
+ * connection at a time costs one accept4() (no extra one to see EAGAIN),
+ * and a burst is taken in batches. TCP_NODELAY is set once on the
+ * listener; accepted sockets inherit it. While the proxy holds back (at --max-flows, or
  * for a moment after EMFILE/ENFILE) the listeners wait for no event, and
  * connections queue in the kernel's backlog.
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -32,6 +38,9 @@ struct listener {
 	struct events_handler h;
 	int fd;
 	const char *text;
+	struct crd_ipaddr addr;         /* bound to (for the loop check) */
+	uint16_t port;
+	unsigned batch;                 /* accepts at the next wake-up */
 };
 
 static struct listener ls[DISPATCH_MAX_LISTEN];
@@ -72,6 +81,7 @@ int dispatch_listen(const char *text, const struct crd_ipaddr *addr, uint16_t po
 		return -errno;
 	*what = "setsockopt";
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
 	    (ss.ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))))
 		goto cleanup;
@@ -83,6 +93,9 @@ int dispatch_listen(const char *text, const struct crd_ipaddr *addr, uint16_t po
 		goto cleanup;
 	ls[n_ls].fd = fd;
 	ls[n_ls].text = text;
+	ls[n_ls].addr = *addr;
+	ls[n_ls].port = port;
+	ls[n_ls].batch = 1;
 	n_ls++;
 	return 0;
 cleanup:
@@ -131,9 +144,9 @@ static void set_paused(bool on)
 static void on_listener(struct events_handler *h, uint32_t ev)
 {
 	struct listener *l = (struct listener *)((char *)h - offsetof(struct listener, h));
-	int i;
+	unsigned i;
 
-	for (i = 0; i < ACCEPT_BATCH && l->fd >= 0; i++) {
+	for (i = 0; i < l->batch && l->fd >= 0; i++) {
 		struct sockaddr_storage peer;
 		socklen_t pl = sizeof(peer);
 		int fd;
@@ -145,8 +158,10 @@ static void on_listener(struct events_handler *h, uint32_t ev)
 		fd = accept4(l->fd, (struct sockaddr *)&peer, &pl,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
+				l->batch = 1;
 				return;
+			}
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
 			if (events_now() - warned_at >= WARN_EVERY_NS || !warned_at) {
@@ -159,8 +174,10 @@ static void on_listener(struct events_handler *h, uint32_t ev)
 			set_paused(true);
 			return;
 		}
-		flow_start(fd, &peer);
+		flow_start(fd, &peer, &l->addr, l->port);
 	}
+	if (l->batch < ACCEPT_BATCH)
+		l->batch *= 2;          /* all accepted: there may be more */
 }
 
 int dispatch_start(unsigned max)

@@ -36,6 +36,7 @@
 #include "events.h"
 #include "flow.h"
 #include "inspect.h"
+#include "pool.h"
 #include "relay.h"
 
 #define container_of(p, type, member) \
@@ -316,6 +317,8 @@ static void on_client(struct events_handler *h, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		f->cs.rd = true;
+	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		f->cs.hup = true;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		f->cs.wr = true;
 	pump(f);
@@ -348,6 +351,8 @@ static void on_server(struct events_handler *h, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		f->ss.rd = true;
+	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		f->ss.hup = true;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		f->ss.wr = true;
 	pump(f);
@@ -355,24 +360,58 @@ static void on_server(struct events_handler *h, uint32_t ev)
 
 /* ---- the start ---- */
 
+/* true if @a is the wildcard address (0.0.0.0 or ::) */
+static bool addr_is_any(const struct crd_ipaddr *a)
+{
+	static const uint8_t zero[16];
+
+	return crd_ipaddr_is_v4(a) ? !memcmp(a->addr + 12, zero, 4) :
+				     !memcmp(a->addr, zero, 16);
+}
+
+/*
+ * Would a flow to @dst:@port loop through this proxy (accepted on @fd by a
+ * listener bound to @laddr:@lport)? Only a wildcard listener needs to ask
+ * the kernel which local address the connection came to.
+ */
+static bool loops(int fd, const struct crd_ipaddr *dst, uint16_t port,
+		  const struct crd_ipaddr *laddr, uint16_t lport)
+{
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	struct crd_ipaddr la;
+	uint16_t lp;
+
+	if (port != lport)
+		return false;
+	if (!addr_is_any(laddr))
+		return !memcmp(laddr->addr, dst->addr, 16);
+	if (getsockname(fd, (struct sockaddr *)&local, &ll))
+		return false;
+	crd_ipaddr_from_sockaddr(&local, &la, &lp);
+	return lp == port && !memcmp(la.addr, dst->addr, 16);
+}
+
 /*
  * Where the flow was going: from this service's context, or (an
  * unmodified transparent proxy's way) SO_ORIGINAL_DST. Returns 0 or
- * -errno.
+ * -errno. The records are asked for once, with room for the largest
+ * (no CONNREDIR_RECORDS_SIZE query first).
  */
-static int learn(struct flow *f, int fd, void *blob, size_t *blob_len)
+static int learn(struct flow *f, int fd, void *blob, size_t *blob_len,
+		 const struct crd_ipaddr *laddr, uint16_t lport)
 {
 	struct inspect_flow *v = &f->view;
-	struct sockaddr_storage ss, local;
-	socklen_t sl = sizeof(ss), ll = sizeof(local);
-	struct crd_ipaddr la;
-	uint16_t lport;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss), bl = CONNREDIR_RECORDS_MAX;
 	int err;
 
-	if (!connredir_query_records(fd, blob, CONNREDIR_RECORDS_MAX, blob_len))
+	if (!getsockopt(fd, CONNREDIR_SOL, CONNREDIR_RECORDS, blob, &bl) && bl) {
+		*blob_len = bl;
 		v->have_records = !connredir_records_decode(blob, *blob_len, &v->rec);
-	else
+	} else {
 		*blob_len = 0;
+	}
 	if (!connredir_query_context(fd, &v->ctx)) {
 		v->have_context = true;
 		v->dst.family = v->ctx.orig_family == AF_INET ? AF_INET : AF_INET6;
@@ -388,11 +427,8 @@ static int learn(struct flow *f, int fd, void *blob, size_t *blob_len)
 	}
 	v->have_dst = true;
 	/* A connection made to the proxy itself would loop through it. */
-	if (!getsockname(fd, (struct sockaddr *)&local, &ll)) {
-		crd_ipaddr_from_sockaddr(&local, &la, &lport);
-		if (lport == v->dst_port && !memcmp(la.addr, v->dst.addr, 16))
-			return -ELOOP;
-	}
+	if (loops(fd, &v->dst, v->dst_port, laddr, lport))
+		return -ELOOP;
 	return 0;
 }
 
@@ -424,12 +460,13 @@ static int connect_onward(struct flow *f, const void *blob, size_t blob_len,
 	return 0;
 }
 
-int flow_start(int fd, const struct sockaddr_storage *peer)
+int flow_start(int fd, const struct sockaddr_storage *peer,
+	       const struct crd_ipaddr *laddr, uint16_t lport)
 {
 	char blob[CONNREDIR_RECORDS_MAX];
 	size_t blob_len = 0;
 	struct flow *f;
-	int one = 1, err, d;
+	int err, d;
 
 	f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -451,9 +488,9 @@ int flow_start(int fd, const struct sockaddr_storage *peer)
 	f->view.service = conf->service;
 	f->view.instance = conf->instance;
 	crd_ipaddr_from_sockaddr(peer, &f->view.client, &f->view.client_port);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* TCP_NODELAY comes from the listener (dispatch.c). */
 
-	err = learn(f, fd, blob, &blob_len);
+	err = learn(f, fd, blob, &blob_len, laddr, lport);
 	if (err) {
 		flow_end(f, "no-destination", -err, RESET_CLIENT);
 		return 0;
@@ -570,6 +607,11 @@ void flow_expire(void)
 		flow_end(active.head, "idle-timeout", 0, RESET_CLIENT | RESET_SERVER);
 }
 
+void flow_release_all(void)
+{
+	pool_trim();
+}
+
 void flow_abort_all(void)
 {
 	while (peeking.head)
@@ -621,12 +663,18 @@ void flow_reap(void)
 	}
 	dead = keep;
 	/*
-	 * No flow open any more after many: give the memory they took back
-	 * to the system, which glibc's free() leaves in the heap (a burst of
-	 * 10,000 flows would otherwise keep its RSS for good).
+	 * No flow open: no pipe is kept (descriptors go back to idle). No
+	 * flow open any more after many: give the buffers and the memory
+	 * they took back to the system, which glibc's free() leaves in the
+	 * heap (a burst of 10,000 flows would otherwise keep its RSS for
+	 * good). Fewer flows keep their buffers for the next ones.
 	 */
-	if (!n_flows && !dead && n_flows_peak >= FLOW_TRIM_PEAK) {
-		malloc_trim(0);
-		n_flows_peak = 0;
+	if (!n_flows && !dead) {
+		pool_trim_pipes();
+		if (n_flows_peak >= FLOW_TRIM_PEAK) {
+			pool_trim();
+			malloc_trim(0);
+			n_flows_peak = 0;
+		}
 	}
 }

@@ -18,17 +18,21 @@
 #include <sys/socket.h>
 
 #include "conf.h"
+#include "parse.h"
 
 /* flow_init - use @conf (kept) for every flow. */
 void flow_init(const struct proxy_conf *conf);
 
 /*
  * flow_start - take over the accepted, non-blocking connection @fd from
- * @peer: learn where it was going, connect onward, start relaying. On any
+ * @peer, accepted by a listener bound to @laddr:@lport (a flow going there
+ * would loop through the proxy): learn where it was going, connect onward,
+ * start relaying. On any
  * failure the connection is reset and closed, and the flow logged. Returns
  * 0, or -errno when no flow could be made (the connection is then closed).
  */
-int flow_start(int fd, const struct sockaddr_storage *peer);
+int flow_start(int fd, const struct sockaddr_storage *peer,
+	       const struct crd_ipaddr *laddr, uint16_t lport);
 
 /* flow_count - flows not yet ended. */
 unsigned flow_count(void);
@@ -56,5 +60,8 @@ void flow_run_again(void);
 
 /* flow_reap - free the flows that ended since the last call. */
 void flow_reap(void);
+
+/* flow_release_all - at exit, after the last flow_reap(): free every pooled buffer. */
+void flow_release_all(void);
 
 #endif /* CONNREDIR_PROXY_FLOW_H */

@@ -3,9 +3,12 @@
  * log.h - where connredir-proxy's flow log goes (--log FILE or -), and its
  * warnings on stderr.
  *
- * A log line is written with one write(2) to a descriptor opened with
- * O_APPEND, so lines are never interleaved or split, and log_reopen() lets
- * logrotate move the file away and send SIGHUP.
+ * Log lines are gathered and written in batches of whole lines (one
+ * write(2) for many flows, off the per-flow path) to a descriptor opened
+ * with O_APPEND, so lines are never interleaved or split; the batch waits
+ * at most 50 ms (log_flush_ms()) and is flushed before a reopen, on
+ * log_close() and at exit. log_reopen() lets logrotate move the file away
+ * and send SIGHUP.
  */
 #ifndef CONNREDIR_PROXY_LOG_H
 #define CONNREDIR_PROXY_LOG_H
@@ -31,10 +34,17 @@ int log_reopen(void);
 const char *log_path(void);
 
 /*
- * log_line - write @len bytes (one line, ending in '\n') in one write(2).
- * Returns 0 or -errno (the line is dropped; log_dropped() counts it).
+ * log_line - queue @len bytes (one line, ending in '\n') for the next
+ * batch. Returns 0 or -errno if a batch it caused to be written failed
+ * (its lines are dropped; log_dropped() counts them).
  */
 int log_line(const char *line, size_t len);
+
+/* log_flush - write the waiting lines now. 0 or -errno (then dropped). */
+int log_flush(void);
+
+/* log_flush_ms - ms until the waiting lines are due (0: now); -1: none. */
+int log_flush_ms(void);
 
 /* log_dropped - lines log_line() could not write so far. */
 unsigned long log_dropped(void);

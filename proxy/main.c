@@ -79,7 +79,8 @@ static const char help_text[] =
 "                                      *.DOMAIN too); a blocked DNS query is\n"
 "                                      answered REFUSED by the proxy\n"
 "  --log FILE|-          where the log inspector writes (default: - for stdout);\n"
-"                        --log alone implies the log inspector\n"
+"                        --log alone implies the log inspector; lines are\n"
+"                        written in batches, at most 50 ms after a flow ends\n"
 "  --max-flows N         concurrent flows at most (default 10000); at the\n"
 "                        limit, accepting waits until a flow ends; as many\n"
 "                        UDP flows again, beyond which new ones are dropped\n"
@@ -292,9 +293,14 @@ static void run(const struct proxy_conf *conf, struct signals *sig)
 			if (t < 0 || u < t)
 				t = u;
 		}
+		u = log_flush_ms();
+		if (u >= 0 && (t < 0 || u < t))
+			t = u;
 		if (flow_busy())
 			t = 0;
 		events_run_once(t);
+		if (!log_flush_ms())
+			log_flush();
 		flow_run_again();
 		flow_expire();
 		udp_expire();
@@ -319,6 +325,7 @@ static void run(const struct proxy_conf *conf, struct signals *sig)
 					 flow_count() == 1 ? "" : "s");
 			flow_abort_all();
 			flow_reap();
+			flow_release_all();
 			return;
 		}
 	}

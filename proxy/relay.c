@@ -10,14 +10,19 @@
  * (A full pipe with a readable socket would otherwise wake the loop for
  * ever.) Pending bytes are always sent first, so the pipe is non-empty
  * only while the destination cannot take more.
+ *
+ * A direction that may splice copies its first RELAY_SPLICE_AFTER bytes
+ * (through a pooled buffer of that size) and takes a pipe (from the pool)
+ * only when it has moved that much: a short flow never pays for pipes and
+ * the extra system calls of splicing through them.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "inspect.h"
+#include "pool.h"
 #include "relay.h"
 
 void relay_dir_init(struct relay_dir *d, struct relay_sock *src, struct relay_sock *dst)
@@ -47,13 +52,17 @@ bool relay_window_full(const struct relay_dir *d)
 
 void relay_dir_free(struct relay_dir *d)
 {
-	free(d->buf);
+	pool_buf_put(d->buf, d->cap);
 	d->buf = NULL;
 	d->cap = d->off = d->len = 0;
-	if (d->pipe_r >= 0)
-		close(d->pipe_r);
-	if (d->pipe_w >= 0)
-		close(d->pipe_w);
+	if (d->pipe_r >= 0 && d->pipe_w >= 0 && !d->in_pipe) {
+		pool_pipe_put(d->pipe_r, d->pipe_w);
+	} else {
+		if (d->pipe_r >= 0)
+			close(d->pipe_r);
+		if (d->pipe_w >= 0)
+			close(d->pipe_w);
+	}
 	d->pipe_r = d->pipe_w = -1;
 	d->in_pipe = 0;
 }
@@ -64,14 +73,18 @@ static int fail(struct relay_dir *d, enum relay_side side, int err)
 	return -err;
 }
 
-/* Switch to splice once the buffer is empty (the pipe comes with the data). */
+/*
+ * Switch to splice once RELAY_SPLICE_AFTER bytes have moved and the buffer
+ * is empty (the pipe comes with the data).
+ */
 static void maybe_splice(struct relay_dir *d)
 {
-	if (!d->want_splice || d->spliced || d->window || d->off != d->len)
+	if (!d->want_splice || d->spliced || d->window || d->off != d->len ||
+	    d->bytes < RELAY_SPLICE_AFTER)
 		return;
 	d->want_splice = false;
 	d->spliced = true;
-	free(d->buf);
+	pool_buf_put(d->buf, d->cap);
 	d->buf = NULL;
 	d->cap = d->off = d->len = 0;
 }
@@ -81,14 +94,18 @@ static void get_pipe(struct relay_dir *d)
 {
 	int p[2];
 
-	if (pipe2(p, O_NONBLOCK | O_CLOEXEC)) {
+	if (pool_pipe_get(p)) {
 		d->spliced = false;     /* EMFILE and the like: copy instead */
 		return;
 	}
-	if (RELAY_PIPE_SIZE != 65536)
-		fcntl(p[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
 	d->pipe_r = p[0];
 	d->pipe_w = p[1];
+}
+
+/* The buffer a direction copies through: small until it may splice. */
+static size_t copy_size(const struct relay_dir *d)
+{
+	return d->window || d->want_splice ? INSPECT_WINDOW : RELAY_COPY_BUF;
 }
 
 /* Send what is pending. 0, or -errno (after fail()). */
@@ -115,11 +132,11 @@ static int send_out(struct relay_dir *d, bool *moved)
 			d->bytes += (uint64_t)n;
 			*moved = true;
 			if (d->off == d->len && !d->window) {
-				/* Empty: rewind; a window-sized one makes way for
-				 * a copy buffer at the next read. */
+				/* Empty: rewind; a buffer of the wrong size makes
+				 * way for one of the right size at the next read. */
 				d->off = d->len = 0;
-				if (d->cap != RELAY_COPY_BUF) {
-					free(d->buf);
+				if (d->cap != copy_size(d)) {
+					pool_buf_put(d->buf, d->cap);
 					d->buf = NULL;
 				}
 			}
@@ -140,6 +157,7 @@ static int send_out(struct relay_dir *d, bool *moved)
 static int read_in(struct relay_dir *d, bool *moved)
 {
 	ssize_t n;
+	size_t room;
 
 	if (d->eof || !d->src->rd)
 		return 0;
@@ -154,16 +172,34 @@ static int read_in(struct relay_dir *d, bool *moved)
 			d->in_pipe = (size_t)n;
 	} else {
 		if (!d->buf) {
-			d->cap = d->window ? INSPECT_WINDOW : RELAY_COPY_BUF;
-			d->buf = malloc(d->cap);
+			d->cap = copy_size(d);
+			d->buf = pool_buf_get(d->cap);
 			if (!d->buf)
 				return fail(d, RELAY_SRC, ENOMEM);
 		}
-		if (d->len == d->cap)
+		room = d->cap - d->len;
+		if (d->want_splice && !d->window) {
+			/* Copy no further than where splicing starts. */
+			uint64_t got = d->bytes + (d->len - d->off);
+
+			if (got >= RELAY_SPLICE_AFTER)
+				return 0;
+			if (room > RELAY_SPLICE_AFTER - got)
+				room = (size_t)(RELAY_SPLICE_AFTER - got);
+		}
+		if (!room)
 			return 0;
-		n = recv(d->src->fd, d->buf + d->len, d->cap - d->len, MSG_DONTWAIT);
+		n = recv(d->src->fd, d->buf + d->len, room, MSG_DONTWAIT);
 		if (n > 0)
 			d->len += (size_t)n;
+		/*
+		 * Less than asked for: the socket is empty now, and new bytes
+		 * will raise a new (edge-triggered) event; no recv() just to
+		 * see EAGAIN. Not once the peer's EOF was signalled: that
+		 * event has passed, and the EOF is read now.
+		 */
+		if (n > 0 && (size_t)n < room && !d->src->hup)
+			d->src->rd = false;
 	}
 	if (n > 0) {
 		*moved = true;

@@ -21,6 +21,8 @@
 #define RELAY_COPY_BUF (64 * 1024)
 /* The pipe of a spliced direction (best effort: F_SETPIPE_SZ). */
 #define RELAY_PIPE_SIZE (64 * 1024)
+/* A direction that may splice copies this much first (== INSPECT_WINDOW). */
+#define RELAY_SPLICE_AFTER (16 * 1024)
 /*
  * Bytes one relay_pump() call moves at most, so that one busy flow cannot
  * keep the loop from the others; a direction that stopped there sets
@@ -34,6 +36,7 @@ struct relay_sock {
 	bool up;       /* connected: bytes may be written */
 	bool rd;       /* may have bytes (or EOF, or an error) to read */
 	bool wr;       /* may take bytes */
+	bool hup;      /* the peer's EOF (or an error) was signalled */
 };
 
 /* Which end of a direction failed. */

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 BENCH=$BUILD/bench
-for p in bench_server connect_lat conn_rate throughput rr_lat hold_flows; do
+for p in bench_server connect_lat conn_rate throughput rr_lat hold_flows min_relay; do
 	[ -x "$BENCH/$p" ] || skip "$BENCH/$p is not built (run make)"
 done
 
@@ -160,6 +160,9 @@ check_json bench_server "$WORK/srv.json" bench threads connections requests byte
 "$BENCH/connect_lat" --pairs 9 >/dev/null 2>&1
 check "a usage error exits 2" [ $? = 2 ]
 check "--help prints the usage" sh -c "'$BENCH/conn_rate' --help | grep -q '^Usage: conn_rate'"
+check "min_relay --help prints the usage" sh -c "'$BENCH/min_relay' --help | grep -q '^Usage: min_relay'"
+"$BENCH/min_relay" 127.0.0.1:99999 >/dev/null 2>&1
+check "min_relay: a bad address exits 2" [ $? = 2 ]
 
 # --- the driver -----------------------------------------------------------------
 BENCH_BUILD=$BUILD BENCH_BIN=$BENCH BENCH_QUICK=1 BENCH_ROUNDS=1 BENCH_SECONDS=0.2 BENCH_FLOWS=200 \
@@ -175,6 +178,10 @@ check "the table ends with the targets" grep -q '^Targets' "$WORK/run.out"
 ks=()
 for s in none nomatch redirect two; do ks+=("connect.setups.$s.median" "connect.setups.$s.ratio.median"); done
 for s in direct crd1 crd2 nft1 nft2 ipt1 ipt2; do ks+=("rate.setups.$s.median" "rate.setups.$s.ratio.p25"); done
+# The relay comparison (issue 19): nftables + bench/min_relay beside the proxies.
+for k in rate_seq rate_conc; do
+	for s in direct min1 nft1 crd1 crd1log; do ks+=("$k.setups.$s.median" "$k.setups.$s.ratio.median"); done
+done
 for s in direct crd1 crd2 crd1copy crd2copy; do ks+=("throughput.setups.$s.median" "throughput.setups.$s.p75"); done
 for s in direct crd1 crd2 nft1; do ks+=("latency_p50.setups.$s.median" "latency_p99.setups.$s.median"); done
 check_json "build/bench.json" "$WORK/bench.json" schema date command tree machine.cpu \
@@ -183,8 +190,14 @@ check_json "build/bench.json" "$WORK/bench.json" schema date command tree machin
 	rate_crd_vs_nft.one_proxy memory.kernel_bytes_per_flow memory.flows_open \
 	memory.proxy_rss_bytes_per_flow memory_nftables.conntrack_bytes_per_flow \
 	events_nomatch.setups.nomatch_on.ratio.median events_redirect.setups.redirect_on.median \
-	failed_runs elapsed_s targets targets.target targets.status
+	failed_runs elapsed_s targets targets.target targets.status targets.missed_by_pct settings.clients
 check "no run of the driver failed" grep -q '"failed_runs":0,' "$WORK/bench.json"
+m=$(grep -o '"rate_seq":{[^}]*"setups":{"direct":{[^}]*}[^}]*},"min1":{[^}]*"median":[0-9.e+]*' "$WORK/bench.json" | sed 's/.*"median"://')
+check "nftables + min_relay relayed connections (sequential median ${m:-none}/s)" \
+	awk -v m="${m:-0}" 'BEGIN { exit !(m > 0) }'
+check "every issue-19 target has a status (met or missed by N%)" \
+	[ "$(grep -c '^  \[\(met\|missed by [0-9.]*%\)\] .*issue 19' "$WORK/run.out")" = 6 ]
+check "no connection errors in the relay comparison" sh -c "! grep -q 'connection errors' '$WORK/run.out'"
 CG2=$(dirname "$TEST_CG")
 check "the driver removed its cgroup" [ ! -e "$CG2/connredir-bench-$drv" ]
 check "the driver removed its pins" \
