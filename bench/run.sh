@@ -454,7 +454,7 @@ events_start() {
 	EV_PID=$BG_PID
 	# Registered once crd_config.events_pid names it.
 	for ((i = 0; i < 100; i++)); do
-		bpftool -j map dump pinned "/sys/fs/bpf/connredir/$INST_L/crd_cfg_v2" 2>/dev/null |
+		bpftool -j map dump pinned "/sys/fs/bpf/connredir/$INST_L/crd_cfg_v3" 2>/dev/null |
 			grep -q "\"events_pid\":${EV_PID}[,}]" && return 0
 		sleep 0.02
 	done
@@ -629,7 +629,7 @@ mem_maps() {
 	for m in /sys/fs/bpf/connredir/"$1"/crd_*; do
 		v=$(bpftool -j map show pinned "$m" 2>/dev/null | sed -n 's/.*"bytes_memlock":\([0-9]*\).*/\1/p')
 		total=$((total + ${v:-0}))
-		case $m in */crd_flows_v2) flows=${v:-0} ;; esac
+		case $m in */crd_flows_v3) flows=${v:-0} ;; esac
 	done
 	echo "$total $flows"
 }
@@ -652,7 +652,7 @@ rss_of() { # PID...: the sum of their VmRSS, bytes
 }
 flows_in_map() {
 	"$CRD" --instance "$1" status --json 2>/dev/null |
-		sed -n 's/.*"crd_flows_v2":\([0-9]*\).*/\1/p'
+		sed -n 's/.*"crd_flows_v3":\([0-9]*\).*/\1/p'
 }
 
 # hold_start CG N NAME PREFIX... -- TARGETS...: hold_flows in the background;
@@ -974,9 +974,9 @@ if want memory; then
 	if [ "$MEM_JSON" != null ]; then
 		mj=$(echo "$MEM_JSON" | flatten)
 		mval() { awk -v k="$1" '$1 == k { print $2 }' <<<"$mj"; }
-		tab '  flows open: %s of %s requested (%s entries in crd_flows_v2)\n' "$(mval flows_open)" "$(mval flows_requested)" "$(mval flows_map_entries)"
+		tab '  flows open: %s of %s requested (%s entries in crd_flows_v3)\n' "$(mval flows_open)" "$(mval flows_requested)" "$(mval flows_map_entries)"
 		[ -n "$MEM_NOTE" ] && tab '  note: %s\n' "$MEM_NOTE"
-		tab '  kernel memory per tracked flow: %s bytes = maps %s (crd_flows_v2 %s) + socket storage %s (%s sockets x %s bytes)\n' \
+		tab '  kernel memory per tracked flow: %s bytes = maps %s (crd_flows_v3 %s) + socket storage %s (%s sockets x %s bytes)\n' \
 			"$(mval kernel_bytes_per_flow)" "$(mval map_bytes_per_flow)" "$(mval flows_map_bytes_per_flow)" \
 			"$(mval storage_bytes_per_flow)" "$(mval sockets_with_storage_per_flow)" "$(mval storage_bytes_per_socket)"
 		tab '  fixed map memory of the instance (no flows): %s bytes\n' "$(mval fixed_map_bytes)"

@@ -5,12 +5,12 @@
  * connect4/connect6  decide, for each connect() of a SOCK_STREAM socket in
  *                    the attached subtree, which redirect service (if any)
  *                    gets the flow, rewrite the destination to its proxy and
- *                    keep the flow's records with the socket (crd_conn_v2).
+ *                    keep the flow's records with the socket (crd_conn_v3).
  * sockops            when the SYN leaves (TCP_CONNECT_CB), publish those
- *                    records under the 4-tuple (crd_pend_v2); when the proxy's
+ *                    records under the 4-tuple (crd_pend_v3); when the proxy's
  *                    side of the handshake completes (PASSIVE_ESTABLISHED_CB)
- *                    move them to the accepted socket (crd_flows_v2 + a token
- *                    in crd_sk_v2); when a socket reaches TCP_CLOSE, drop what
+ *                    move them to the accepted socket (crd_flows_v3 + a token
+ *                    in crd_sk_v3); when a socket reaches TCP_CLOSE, drop what
  *                    it owned.
  * getsockopt         answer the CONNREDIR_SOL options and SO_ORIGINAL_DST.
  * setsockopt         apply a records blob to a proxy's outbound socket.
@@ -65,56 +65,56 @@ struct {
 	__uint(max_entries, CRD_MAX_SERVICES);
 	__type(key, __u32);
 	__type(value, struct crd_service);
-} crd_svc_v2 SEC(".maps");
+} crd_svc_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct crd_config);
-} crd_cfg_v2 SEC(".maps");
+} crd_cfg_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct crd_order);
-} crd_order_v2 SEC(".maps");
+} crd_order_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct crd_stats);
-} crd_stats_v2 SEC(".maps");
+} crd_stats_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CRD_MAX_SERVICES);
 	__type(key, __u32);
 	__type(value, struct crd_svc_stats);
-} crd_svcst_v2 SEC(".maps");
+} crd_svcst_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct crd_sk);
-} crd_sk_v2 SEC(".maps");
+} crd_sk_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct crd_flow_entry);
-} crd_conn_v2 SEC(".maps");
+} crd_conn_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
 	__type(value, struct crd_lsn);
-} crd_lsn_v2 SEC(".maps");
+} crd_lsn_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -122,7 +122,7 @@ struct {
 	__uint(max_entries, CRD_PEND_MAX);
 	__type(key, struct crd_tuple);
 	__type(value, struct crd_flow_entry);
-} crd_pend_v2 SEC(".maps");
+} crd_pend_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -130,7 +130,7 @@ struct {
 	__uint(max_entries, CRD_FLOWS_MAX);
 	__type(key, __u64);
 	__type(value, struct crd_flow_entry);
-} crd_flows_v2 SEC(".maps");
+} crd_flows_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -138,7 +138,7 @@ struct {
 	__uint(max_entries, CRD_UFLOWS_MAX);
 	__type(key, __u32);
 	__type(value, struct crd_uflow);
-} crd_uflows_v2 SEC(".maps");
+} crd_uflows_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -146,7 +146,7 @@ struct {
 	__uint(max_entries, CRD_UFLOWS_MAX);
 	__type(key, struct crd_ukey);
 	__type(value, __u32);
-} crd_ukey_v2 SEC(".maps");
+} crd_ukey_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -154,14 +154,14 @@ struct {
 	__uint(max_entries, CRD_UFLOWS_MAX);
 	__type(key, struct crd_urep_key);
 	__type(value, struct crd_urep);
-} crd_urep_v2 SEC(".maps");
+} crd_urep_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct crd_usk);
-} crd_usk_v2 SEC(".maps");
+} crd_usk_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -169,28 +169,28 @@ struct {
 	__uint(max_entries, CRD_QUOTA_MAX);
 	__type(key, struct crd_qkey);
 	__type(value, __s64);
-} crd_quota_v2 SEC(".maps");
+} crd_quota_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CRD_IMPQ_MAX);
 	__type(key, struct crd_impq_key);
 	__type(value, struct crd_impq);
-} crd_impq_v2 SEC(".maps");
+} crd_impq_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CRD_HINT_MAX);
 	__type(key, __u64);
 	__type(value, struct crd_hint);
-} crd_hint_v2 SEC(".maps");
+} crd_hint_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CRD_UPEND_MAX);
 	__type(key, __u64);
 	__type(value, struct crd_upend);
-} crd_upend_v2 SEC(".maps");
+} crd_upend_v3 SEC(".maps");
 
 /* A zeroed crd_impq, to create a queue (too big for the stack beside the
  * sockops tuple). Never written. */
@@ -202,12 +202,12 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct crd_uflow);
-} crd_scratch_v2 SEC(".maps");
+} crd_scratch_v3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
-} crd_events_v2 SEC(".maps");
+} crd_events_v3 SEC(".maps");
 
 /* ---- Small helpers -------------------------------------------------------- */
 
@@ -224,7 +224,7 @@ struct {
 static __always_inline void crd_count(enum crd_stat what)
 {
 	__u32 zero = 0;
-	struct crd_stats *st = bpf_map_lookup_elem(&crd_stats_v2, &zero);
+	struct crd_stats *st = bpf_map_lookup_elem(&crd_stats_v3, &zero);
 
 	if (st && what < CRD_ST_MAX)
 		st->c[what]++;
@@ -232,7 +232,7 @@ static __always_inline void crd_count(enum crd_stat what)
 
 static __always_inline struct crd_svc_stats *crd_svc_stats(__u32 slot)
 {
-	return bpf_map_lookup_elem(&crd_svcst_v2, &slot);
+	return bpf_map_lookup_elem(&crd_svcst_v3, &slot);
 }
 
 static __always_inline __u64 crd_random64(void)
@@ -344,14 +344,14 @@ static __always_inline struct crd_order *crd_live_order(struct crd_config **cfgp
 							__u32 *idxp)
 {
 	__u32 zero = 0, idx;
-	struct crd_config *cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
+	struct crd_config *cfg = bpf_map_lookup_elem(&crd_cfg_v3, &zero);
 
 	if (!cfg)
 		return NULL;
 	*cfgp = cfg;
 	idx = cfg->active_order & 1;
 	*idxp = idx;
-	return bpf_map_lookup_elem(&crd_order_v2, &idx);
+	return bpf_map_lookup_elem(&crd_order_v3, &idx);
 }
 
 /* ---- The connect decision --------------------------------------------------- */
@@ -368,7 +368,7 @@ struct crd_decide {
 	__u16 hops[CRD_MAX_HOPS]; /* history */
 	__u32 app_uid;            /* original application */
 	__u64 app_cg_anc[CRD_CG_LEVELS];
-	__u32 order_idx;          /* live crd_order_v2 entry (map value
+	__u32 order_idx;          /* live crd_order_v3 entry (map value
 				   * pointers do not survive into callbacks) */
 	__u32 self_pos;           /* self_id's place in the weight order */
 	__u8 self_implicit;       /* self_id's service is --implicit */
@@ -482,11 +482,11 @@ static long crd_decide_one(__u32 i, void *arg)
 	__u32 slot;
 	int state;
 
-	order = bpf_map_lookup_elem(&crd_order_v2, &d->order_idx);
+	order = bpf_map_lookup_elem(&crd_order_v3, &d->order_idx);
 	if (i >= CRD_MAX_SERVICES || !order)
 		return 1;
 	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	if (!svc || !svc->id)
 		return 0;
 	if (crd_is_listener(svc, d)) {
@@ -538,7 +538,7 @@ static long crd_decide_one(__u32 i, void *arg)
 }
 
 struct crd_owner_find {
-	__u32 order_idx;          /* live crd_order_v2 entry */
+	__u32 order_idx;          /* live crd_order_v3 entry */
 	__u32 want_id;            /* 0: any service; else only this id */
 	__u32 found_id;           /* first service whose proxy is the caller */
 	__s32 found_slot;
@@ -554,11 +554,11 @@ static long crd_owner_one(__u32 i, void *arg)
 	struct crd_order *order;
 	__u32 slot;
 
-	order = bpf_map_lookup_elem(&crd_order_v2, &f->order_idx);
+	order = bpf_map_lookup_elem(&crd_order_v3, &f->order_idx);
 	if (i >= CRD_MAX_SERVICES || !order)
 		return 1;
 	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	if (!svc || !svc->id)
 		return 0;
 	if (f->want_id && svc->id != f->want_id)
@@ -603,9 +603,9 @@ static __always_inline struct crd_flow_entry *crd_flow_by_token(__u64 token)
 	__u32 h;
 
 	if (!(token & CRD_TOKEN_UDP))
-		return bpf_map_lookup_elem(&crd_flows_v2, &token);
+		return bpf_map_lookup_elem(&crd_flows_v3, &token);
 	h = token & CRD_HANDLE_MASK;
-	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+	uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 	return uf ? &uf->e : NULL;
 }
 
@@ -618,15 +618,15 @@ static __always_inline void crd_flow_delete(__u64 token)
 	struct crd_uflow *uf;
 
 	if (!(token & CRD_TOKEN_UDP)) {
-		bpf_map_delete_elem(&crd_flows_v2, &token);
+		bpf_map_delete_elem(&crd_flows_v3, &token);
 		return;
 	}
-	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+	uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 	if (uf && (uf->flags & CRD_UF_QUOTA)) {
 		uf->flags &= ~CRD_UF_QUOTA;
 		crd_quota_give(CRD_Q_UDP_CG, uf->e.flow.app_cgid, uf->e.flow.app_uid);
 	}
-	bpf_map_delete_elem(&crd_uflows_v2, &h);
+	bpf_map_delete_elem(&crd_uflows_v3, &h);
 }
 
 /*
@@ -636,7 +636,7 @@ static __always_inline void crd_flow_delete(__u64 token)
  */
 static __always_inline struct crd_flow_entry *crd_continued(struct bpf_sock *sk, int *lost)
 {
-	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, 0);
 	struct crd_flow_entry *e;
 
 	*lost = 0;
@@ -720,11 +720,11 @@ static __always_inline __s64 *crd_qcount(__u32 kind, __u64 id)
 	struct crd_qkey k = { .id = id, .kind = kind };
 	__s64 zero = 0, *v;
 
-	v = bpf_map_lookup_elem(&crd_quota_v2, &k);
+	v = bpf_map_lookup_elem(&crd_quota_v3, &k);
 	if (v)
 		return v;
-	bpf_map_update_elem(&crd_quota_v2, &k, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&crd_quota_v2, &k);
+	bpf_map_update_elem(&crd_quota_v3, &k, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&crd_quota_v3, &k);
 }
 
 /*
@@ -753,7 +753,7 @@ __noinline int crd_quota_take(__u32 kind, __u64 cgid, __u32 uid, __u32 limit)
 static __always_inline void crd_quota_give1(__u32 kind, __u64 id)
 {
 	struct crd_qkey k = { .id = id, .kind = kind };
-	__s64 *v = bpf_map_lookup_elem(&crd_quota_v2, &k);
+	__s64 *v = bpf_map_lookup_elem(&crd_quota_v3, &k);
 
 	if (v)
 		__sync_fetch_and_add(v, -1);
@@ -778,7 +778,7 @@ static __always_inline struct crd_event *crd_event_start(const struct crd_config
 
 	if (!cfg->events_pid)
 		return NULL;
-	ev = bpf_ringbuf_reserve(&crd_events_v2, sizeof(*ev), 0);
+	ev = bpf_ringbuf_reserve(&crd_events_v3, sizeof(*ev), 0);
 	if (!ev) {
 		crd_count(CRD_ST_EVENTS_LOST);
 		return NULL;
@@ -872,7 +872,7 @@ static long crd_id_one(__u32 i, void *arg)
 	struct crd_service *svc;
 	__u32 slot = i;
 
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	if (svc && svc->id == f->id) {
 		f->slot = slot;
 		return 1;
@@ -915,13 +915,13 @@ static __always_inline int crd_proxy_up(struct bpf_sock_addr *ctx,
 	}
 	if (!l)
 		return 0;
-	o = bpf_sk_storage_get(&crd_lsn_v2, l, 0, 0);
+	o = bpf_sk_storage_get(&crd_lsn_v3, l, 0, 0);
 	bpf_sk_release(l);
 	return o && crd_lsn_ok(svc, o);
 }
 
 /*
- * May the listener whose crd_lsn_v2 is @o take @svc's flows? Claimed for it
+ * May the listener whose crd_lsn_v3 is @o take @svc's flows? Claimed for it
  * (CONNREDIR_CLAIM), or bound by its proxy identity and not claimed for
  * another service that still exists.
  */
@@ -1101,7 +1101,7 @@ __noinline int crd_choose_round(struct bpf_sock_addr *ctx, struct crd_redir *r,
 		return CRD_PASS;
 	}
 	slot = d->chosen;
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	if (!svc)
 		return CRD_REFUSE;
 	ss = crd_svc_stats(slot);
@@ -1177,8 +1177,8 @@ __noinline int crd_redirected(__u32 slot, const struct crd_redir *r,
 	ss = crd_svc_stats(slot);
 	if (ss)
 		ss->redirected++;
-	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	cfg = bpf_map_lookup_elem(&crd_cfg_v3, &zero);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	if (cfg && svc)
 		crd_emit(cfg, CRD_EV_REDIRECTED, svc->id, r->chosen_state, 0, r, prev);
 	return 0;
@@ -1202,8 +1202,8 @@ __noinline int crd_fail_policy(__u32 slot, int why, const struct crd_redir *r,
 
 	if (!r)
 		return CRD_REFUSE;
-	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	cfg = bpf_map_lookup_elem(&crd_cfg_v3, &zero);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	ss = crd_svc_stats(slot);
 	if (svc) {
 		id = svc->id;
@@ -1310,14 +1310,14 @@ __noinline int crd_tcp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 
 	if (!rd || !sk)
 		return CRD_NOSTATE;
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
-	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
+	cfg = bpf_map_lookup_elem(&crd_cfg_v3, &zero);
 	if (!svc || !cfg)
 		return CRD_NOSTATE;
 	/* Everything the flow needs until its SYN leaves is made here, where
 	 * a failure can still refuse the connect: crd_sk (which publish and
 	 * the quota release use) and the records. */
-	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s) {
 		crd_count(CRD_ST_NO_STORAGE);
 		return CRD_NOSTATE;
@@ -1336,7 +1336,7 @@ __noinline int crd_tcp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 		s->q_cgid = cgid;
 		s->q_uid = (__u32)bpf_get_current_uid_gid();
 	}
-	fe = bpf_sk_storage_get(&crd_conn_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	fe = bpf_sk_storage_get(&crd_conn_v3, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!fe) {
 		crd_count(CRD_ST_NO_STORAGE);
 		return CRD_NOSTATE;
@@ -1374,7 +1374,7 @@ static __always_inline void crd_bind_note(struct bpf_sock_addr *ctx)
 
 	if ((ctx->type != SOCK_STREAM && ctx->type != SOCK_DGRAM) || !sk)
 		return;
-	l = bpf_sk_storage_get(&crd_lsn_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	l = bpf_sk_storage_get(&crd_lsn_v3, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!l)
 		return;
 	l->uid = (__u32)bpf_get_current_uid_gid();
@@ -1385,7 +1385,7 @@ static __always_inline void crd_bind_note(struct bpf_sock_addr *ctx)
 /* ---- Port sharing: a service's proxy port is its proxy's alone ------------- */
 
 struct crd_port_find {
-	__u32 order_idx;          /* live crd_order_v2 entry */
+	__u32 order_idx;          /* live crd_order_v3 entry */
 	__u16 port_be;            /* the port being shared */
 	__u16 pad;
 	__s32 other;              /* a service on that port whose proxy the
@@ -1401,11 +1401,11 @@ static long crd_port_one(__u32 i, void *arg)
 	struct crd_order *order;
 	__u32 slot;
 
-	order = bpf_map_lookup_elem(&crd_order_v2, &f->order_idx);
+	order = bpf_map_lookup_elem(&crd_order_v3, &f->order_idx);
 	if (i >= CRD_MAX_SERVICES || !order)
 		return 1;
 	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	if (!svc || !svc->id)
 		return 0;
 	if (!((svc->flags & CRD_SVC_PROXY4) && svc->proxy4_port_be == f->port_be) &&
@@ -1426,13 +1426,13 @@ static __always_inline void crd_squatter_event(__u32 svc_slot)
 	__u32 zero = 0, slot = svc_slot;
 
 	crd_count(CRD_ST_SQUATTER);
-	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
+	cfg = bpf_map_lookup_elem(&crd_cfg_v3, &zero);
 	if (!cfg || !cfg->events_pid)
 		return;
 	ev = crd_event_start(cfg, CRD_EV_SQUATTER);
 	if (!ev)
 		return;
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	ev->service_id = svc ? svc->id : 0;
 	ev->err = EPERM;
 	ev->app_pid = ev->caller_pid;
@@ -1506,10 +1506,10 @@ __noinline int crd_share_check(struct bpf_sock_addr *ctx, __u32 port_be,
 	}
 	if (!l)
 		return 0;
-	o = bpf_sk_storage_get(&crd_lsn_v2, l, 0, 0);
+	o = bpf_sk_storage_get(&crd_lsn_v3, l, 0, 0);
 	bpf_sk_release(l);
 	slot = own;
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	ok = svc && o && crd_lsn_ok(svc, o);
 	if (ok)
 		return 0;
@@ -1578,7 +1578,7 @@ static __always_inline int crd_addr_eq(const __u32 a[4], const __u32 b[4])
 /* Forget UDP flow @h of application socket @cookie: both its maps. */
 static __always_inline void crd_uflow_del(__u32 h)
 {
-	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 	struct crd_ukey k = {};
 
 	if (!uf || uf->e.orphan)
@@ -1587,7 +1587,7 @@ static __always_inline void crd_uflow_del(__u32 h)
 	__builtin_memcpy(k.dst, uf->e.flow.orig_dst.ip6, sizeof(k.dst));
 	k.dport_be = uf->e.flow.orig_dst_port_be;
 	if (!(uf->flags & CRD_UF_CONNECTED))
-		bpf_map_delete_elem(&crd_ukey_v2, &k);
+		bpf_map_delete_elem(&crd_ukey_v3, &k);
 	/* Its quota unit stays while the entry does (a consumer may keep it:
 	 * crd_flow_delete() gives it back with the entry). */
 	if (crd_flow_orphan(&uf->e))
@@ -1603,7 +1603,7 @@ static __always_inline void crd_upend_set(__u64 cookie, __u32 h)
 	__u64 tid = bpf_get_current_pid_tgid();
 	struct crd_upend v = { .app_cookie = cookie, .handle = h };
 
-	bpf_map_update_elem(&crd_upend_v2, &tid, &v, BPF_ANY);
+	bpf_map_update_elem(&crd_upend_v3, &tid, &v, BPF_ANY);
 }
 
 /* Handle @h is no longer one of @u's flows. */
@@ -1628,7 +1628,7 @@ static __always_inline int crd_usk_place(struct crd_usk *u)
 
 		if (!h)
 			return i;
-		uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+		uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 		if (!uf)
 			return i;   /* gone already */
 		if (uf->last_ns < oldest) {
@@ -1660,7 +1660,7 @@ static __always_inline void crd_udp_note_reply(struct bpf_sock *sk, struct crd_s
 	__builtin_memcpy(r.dst, uf->e.flow.orig_dst.ip6, sizeof(r.dst));
 	r.dport_be = uf->e.flow.orig_dst_port_be;
 	r.handle = h;
-	if (bpf_map_update_elem(&crd_urep_v2, &k, &r, BPF_ANY))
+	if (bpf_map_update_elem(&crd_urep_v3, &k, &r, BPF_ANY))
 		return;
 	s->urep_cookie = k.app_cookie;
 	s->urep_port = k.port;
@@ -1762,7 +1762,7 @@ static __always_inline int crd_udp_flow_live(struct bpf_sock_addr *ctx,
 		return 0;
 	if (slot >= CRD_MAX_SERVICES || n == 0 || n > CRD_MAX_HOPS)
 		return 0;
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	if (!svc || !svc->id || svc->id != uf->e.flow.hops[(n - 1) & (CRD_MAX_HOPS - 1)])
 		return 0;
 	__builtin_memcpy(p.ip6, uf->proxy, sizeof(p.ip6));
@@ -1793,7 +1793,7 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 	order = crd_live_order(&cfg, &oidx);
 	if (!order || !cfg || order->n == 0)
 		return CRD_PASS;
-	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
+	s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, 0);
 	prev = crd_continued(sk, &lost);
 	if (!prev && lost) {
 		crd_count(CRD_ST_REFUSED_NO_STATE);
@@ -1803,29 +1803,29 @@ __noinline int crd_udp_pre(struct bpf_sock_addr *ctx, struct crd_redir *rd)
 		/* A proxy's per-flow socket answering the flow's sender. */
 		__u32 ph = s->used_token & CRD_HANDLE_MASK;
 
-		cur = bpf_map_lookup_elem(&crd_uflows_v2, &ph);
+		cur = bpf_map_lookup_elem(&crd_uflows_v3, &ph);
 		if (cur && cur->hop_src_port_be == port_be && crd_addr_eq(cur->hop_src, dst)) {
 			if (!connecting)
 				crd_udp_note_reply(sk, s, cur, ph);
 			return CRD_PASS;
 		}
 	}
-	if (!prev && bpf_sk_storage_get(&crd_lsn_v2, sk, 0, 0) &&
+	if (!prev && bpf_sk_storage_get(&crd_lsn_v3, sk, 0, 0) &&
 	    crd_caller_service(order, oidx, 0, NULL))
 		return CRD_PASS;   /* a proxy's own bound socket answering */
 
 	now = bpf_ktime_get_ns();
 	cookie = bpf_get_socket_cookie(ctx);
-	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
+	u = bpf_sk_storage_get(&crd_usk_v3, sk, 0, 0);
 	if (u && !connecting) {
 		/* A flow this socket already has: same decision, fresh use. */
 		k.app_cookie = cookie;
 		__builtin_memcpy(k.dst, dst, sizeof(k.dst));
 		k.dport_be = port_be;
-		hp = bpf_map_lookup_elem(&crd_ukey_v2, &k);
+		hp = bpf_map_lookup_elem(&crd_ukey_v3, &k);
 		if (hp) {
 			h = *hp;
-			uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+			uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 			if (uf && !crd_udp_flow_live(ctx, uf, order->gen)) {
 				/* Its service is gone or its proxy is down:
 				 * decide again (fail open/closed, another
@@ -1864,13 +1864,13 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 
 	if (!rd || !sk)
 		return CRD_NOSTATE;
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
-	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
+	cfg = bpf_map_lookup_elem(&crd_cfg_v3, &zero);
 	if (!svc || !cfg)
 		return CRD_NOSTATE;
 
-	uf = bpf_map_lookup_elem(&crd_scratch_v2, &zero);
-	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	uf = bpf_map_lookup_elem(&crd_scratch_v3, &zero);
+	u = bpf_sk_storage_get(&crd_usk_v3, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!uf || !u) {
 		crd_count(CRD_ST_NO_STORAGE);
 		return CRD_NOSTATE;
@@ -1909,7 +1909,7 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	/* This hop's sender is filled in at egress, from the packet. */
 	for (i = 0; i < 3; i++) {
 		h = bpf_get_prandom_u32() & CRD_HANDLE_MASK;
-		if (h && !bpf_map_update_elem(&crd_uflows_v2, &h, uf, BPF_NOEXIST))
+		if (h && !bpf_map_update_elem(&crd_uflows_v3, &h, uf, BPF_NOEXIST))
 			break;
 		h = 0;
 	}
@@ -1929,7 +1929,7 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 		k.app_cookie = cookie;
 		__builtin_memcpy(k.dst, rd->dst.ip6, sizeof(k.dst));
 		k.dport_be = rd->port_be;
-		bpf_map_update_elem(&crd_ukey_v2, &k, &h, BPF_ANY);
+		bpf_map_update_elem(&crd_ukey_v3, &k, &h, BPF_ANY);
 		crd_upend_set(cookie, h);
 	}
 	return slot;
@@ -1977,7 +1977,7 @@ static __always_inline int crd_udp_reverse_lsn(const struct crd_usk *u, const __
 		h = u->handles[i];
 		if (!h)
 			continue;
-		uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+		uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 		if (!uf || uf->proxy_port_be != port_be || !crd_addr_eq(uf->proxy, src))
 			continue;
 		if (n++)
@@ -2009,12 +2009,12 @@ static __always_inline int crd_udp_reverse(struct bpf_sock_addr *ctx, const __u3
 
 	if (!sk)
 		return 0;
-	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
+	u = bpf_sk_storage_get(&crd_usk_v3, sk, 0, 0);
 	if (!u)
 		return 0;
 	if (u->connected) {
 		h = u->connected;
-		uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+		uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 		if (!uf || uf->proxy_port_be != port_be || !crd_addr_eq(uf->proxy, src))
 			return 0;
 		__builtin_memcpy(orig->ip6, uf->e.flow.orig_dst.ip6, 16);
@@ -2023,10 +2023,10 @@ static __always_inline int crd_udp_reverse(struct bpf_sock_addr *ctx, const __u3
 	}
 	k.app_cookie = bpf_get_socket_cookie(ctx);
 	k.port = bpf_ntohs(port_be);
-	r = bpf_map_lookup_elem(&crd_urep_v2, &k);
+	r = bpf_map_lookup_elem(&crd_urep_v3, &k);
 	if (r) {
 		h = r->handle;
-		uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+		uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 		if (uf && crd_addr_eq(uf->proxy, src)) {
 			__builtin_memcpy(orig->ip6, r->dst, 16);
 			*orig_port_be = r->dport_be;
@@ -2112,12 +2112,12 @@ int crd_egress(struct __sk_buff *skb)
 	sk = bpf_sk_fullsock(sk);
 	if (!sk || sk->protocol != IPPROTO_UDP)
 		return 1;
-	u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
+	u = bpf_sk_storage_get(&crd_usk_v3, sk, 0, 0);
 	if (!u)
 		return 1;
 	h = 0;
 	tid = bpf_get_current_pid_tgid();
-	p = bpf_map_lookup_elem(&crd_upend_v2, &tid);
+	p = bpf_map_lookup_elem(&crd_upend_v3, &tid);
 	if (p && p->app_cookie && p->app_cookie == bpf_get_socket_cookie(skb)) {
 		/* This thread's datagram, marked by its own sendmsg. */
 		h = p->handle;
@@ -2129,7 +2129,7 @@ int crd_egress(struct __sk_buff *skb)
 		h = u->connected;   /* send() on the connected socket */
 	if (!h)
 		return 1;
-	uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+	uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 	if (!uf || uf->e.orphan) {
 		/* Addressed to a proxy for a flow that is gone (another
 		 * thread's datagram evicted it): untagged, the proxy could not
@@ -2215,10 +2215,10 @@ __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
 		return 0;
 
 	tid = bpf_get_current_pid_tgid();
-	hint = bpf_map_lookup_elem(&crd_hint_v2, &tid);
+	hint = bpf_map_lookup_elem(&crd_hint_v3, &tid);
 	if (hint && hint->svc_id == self) {
 		htok = hint->token;
-		he = bpf_map_lookup_elem(&crd_flows_v2, &htok);
+		he = bpf_map_lookup_elem(&crd_flows_v3, &htok);
 		if (he && (he->consumer || (he->flow.flags & CRD_FF_CONTINUED)))
 			he = NULL;
 	}
@@ -2235,7 +2235,7 @@ __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
 		k.svc_id = self;
 		__builtin_memcpy(k.dst, r->dst.ip6, sizeof(k.dst));
 		k.dport_be = r->port_be;
-		q = bpf_map_lookup_elem(&crd_impq_v2, &k);
+		q = bpf_map_lookup_elem(&crd_impq_v3, &k);
 		if (q) {
 			head = q->head;
 			tail = q->tail;
@@ -2246,7 +2246,7 @@ __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
 					break;
 				tok = q->token[head & (CRD_IMPQ_LEN - 1)];
 				head++;
-				e = bpf_map_lookup_elem(&crd_flows_v2, &tok);
+				e = bpf_map_lookup_elem(&crd_flows_v3, &tok);
 				if (e && !e->consumer && !(e->flow.flags & CRD_FF_CONTINUED)) {
 					claim = crd_try_claim(e);
 					if (claim)
@@ -2269,7 +2269,7 @@ __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
 	}
 	if (!e)
 		return 0;
-	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s) {
 		/* Found, and cannot be kept: continuing as if none had been
 		 * found would hand the flow on without its application. */
@@ -2284,7 +2284,7 @@ __noinline int crd_implicit(struct bpf_sock_addr *ctx, struct crd_redir *r)
 	s->cont = how;
 	e->flow.flags |= CRD_FF_CONTINUED;   /* never found again */
 	if (tok == htok)
-		bpf_map_delete_elem(&crd_hint_v2, &tid);
+		bpf_map_delete_elem(&crd_hint_v3, &tid);
 	return 1;
 }
 
@@ -2307,10 +2307,10 @@ __noinline int crd_impq_push(const struct crd_flow_entry *e, __u64 token)
 	k.svc_id = e->flow.hops[(n - 1) & (CRD_MAX_HOPS - 1)];
 	__builtin_memcpy(k.dst, e->flow.orig_dst.ip6, sizeof(k.dst));
 	k.dport_be = e->flow.orig_dst_port_be;
-	q = bpf_map_lookup_elem(&crd_impq_v2, &k);
+	q = bpf_map_lookup_elem(&crd_impq_v3, &k);
 	if (!q) {
-		bpf_map_update_elem(&crd_impq_v2, &k, &crd_impq_zero, BPF_NOEXIST);
-		q = bpf_map_lookup_elem(&crd_impq_v2, &k);
+		bpf_map_update_elem(&crd_impq_v3, &k, &crd_impq_zero, BPF_NOEXIST);
+		q = bpf_map_lookup_elem(&crd_impq_v3, &k);
 		if (!q)
 			return 0;
 	}
@@ -2331,7 +2331,7 @@ __noinline int crd_impq_push(const struct crd_flow_entry *e, __u64 token)
  */
 static __always_inline void crd_udp_reconnect(struct bpf_sock *sk)
 {
-	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
+	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v3, sk, 0, 0);
 
 	if (u && u->connected) {
 		crd_uflow_del(u->connected);
@@ -2345,7 +2345,7 @@ static __always_inline void crd_udp_reconnect(struct bpf_sock *sk)
  */
 static __always_inline void crd_udp_unmarked(struct bpf_sock_addr *ctx, int connecting)
 {
-	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v2, ctx->sk, 0, 0);
+	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v3, ctx->sk, 0, 0);
 
 	if (u && !connecting)
 		crd_upend_set(bpf_get_socket_cookie(ctx), CRD_PENDING_NONE);
@@ -2392,7 +2392,7 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 			return CRD_PASS;
 		crd_count(CRD_ST_CONNECT);
 		/* A reconnecting socket must not publish a stale decision. */
-		bpf_sk_storage_delete(&crd_conn_v2, sk);
+		bpf_sk_storage_delete(&crd_conn_v3, sk);
 	}
 	prev = crd_continued(sk, &lost);
 	if (!prev && lost) {
@@ -2412,7 +2412,7 @@ static __always_inline int crd_redirect(struct bpf_sock_addr *ctx, struct crd_re
 			prev = crd_continued(sk, &lost);
 	}
 	if (prev) {
-		struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
+		struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, 0);
 
 		r->cont = s ? s->cont : CRD_CONT_RECORDS;
 	}
@@ -2547,7 +2547,7 @@ static __always_inline void crd_skops_tuple(struct bpf_sock_ops *skops,
 }
 
 /*
- * The records of a connection could not be handed on (crd_pend_v2 full, no
+ * The records of a connection could not be handed on (crd_pend_v3 full, no
  * memory): its packets are dropped at egress (CRD_DOOM_MARK) and it fails
  * with ETIMEDOUT within about a second, so the proxy never serves it
  * without its records. Not counted as a redirect after all.
@@ -2566,7 +2566,7 @@ static __always_inline void crd_doom(struct bpf_sock_ops *skops)
 	crd_count(CRD_ST_REFUSED_NO_STATE);
 	{
 		__u32 zero = 0;
-		struct crd_stats *st = bpf_map_lookup_elem(&crd_stats_v2, &zero);
+		struct crd_stats *st = bpf_map_lookup_elem(&crd_stats_v3, &zero);
 
 		if (st)   /* per-CPU sums wrap: a decrement is exact */
 			st->c[CRD_ST_REDIRECTED]--;
@@ -2583,7 +2583,7 @@ static __always_inline void crd_publish(struct bpf_sock_ops *skops)
 
 	if (!sk)
 		return;
-	fe = bpf_sk_storage_get(&crd_conn_v2, sk, 0, 0);
+	fe = bpf_sk_storage_get(&crd_conn_v3, sk, 0, 0);
 	if (!fe)
 		return;
 	crd_skops_tuple(skops, &t, 0);
@@ -2591,8 +2591,8 @@ static __always_inline void crd_publish(struct bpf_sock_ops *skops)
 		fe->flow.orig_src = t.src;
 		fe->flow.orig_src_port_be = bpf_htons(t.sport);
 	}
-	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!s || bpf_map_update_elem(&crd_pend_v2, &t, fe, BPF_ANY)) {
+	s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s || bpf_map_update_elem(&crd_pend_v3, &t, fe, BPF_ANY)) {
 		crd_count(CRD_ST_PEND_FULL);
 		crd_doom(skops);
 	} else {
@@ -2601,10 +2601,10 @@ static __always_inline void crd_publish(struct bpf_sock_ops *skops)
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 					  BPF_SOCK_OPS_STATE_CB_FLAG);
 	}
-	bpf_sk_storage_delete(&crd_conn_v2, sk);
+	bpf_sk_storage_delete(&crd_conn_v3, sk);
 }
 
-/* Is accepted socket @sk, whose crd_lsn_v2 its listener's was cloned to,
+/* Is accepted socket @sk, whose crd_lsn_v3 its listener's was cloned to,
  * the proxy's of the service that last redirected @f? */
 static __always_inline int crd_accepted_by_proxy(struct bpf_sock *sk, const struct crd_flow *f)
 {
@@ -2616,14 +2616,14 @@ static __always_inline int crd_accepted_by_proxy(struct bpf_sock *sk, const stru
 	if (n == 0 || n > CRD_MAX_HOPS)
 		return 0;
 	q.id = f->hops[(n - 1) & (CRD_MAX_HOPS - 1)];
-	o = bpf_sk_storage_get(&crd_lsn_v2, sk, 0, 0);
+	o = bpf_sk_storage_get(&crd_lsn_v3, sk, 0, 0);
 	if (!o)
 		return 0;
 	bpf_loop(CRD_MAX_SERVICES, crd_id_one, &q, 0);
 	if (q.slot < 0)
 		return 0;
 	slot = q.slot;
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	return svc && crd_lsn_ok(svc, o);
 }
 
@@ -2640,13 +2640,13 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 	if (!sk)
 		return;
 	crd_skops_tuple(skops, &t, 1);
-	e = bpf_map_lookup_elem(&crd_pend_v2, &t);
+	e = bpf_map_lookup_elem(&crd_pend_v3, &t);
 	/* Only a socket accepted by the flow's proxy gets its records: the
-	 * listener's crd_lsn_v2 (cloned to the accepted socket) must be
+	 * listener's crd_lsn_v3 (cloned to the accepted socket) must be
 	 * claimed for, or bound by, the service that redirected it. The
 	 * clone is not kept: an accepted socket is no listener. */
 	ok = e && crd_accepted_by_proxy(sk, &e->flow);
-	bpf_sk_storage_delete(&crd_lsn_v2, sk);
+	bpf_sk_storage_delete(&crd_lsn_v3, sk);
 	if (!e)
 		return;
 	if (!ok) {
@@ -2656,11 +2656,11 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 		crd_doom_sock(skops);
 		return;
 	}
-	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	token = crd_random64() & ~CRD_TOKEN_UDP;   /* TCP tokens: top bit clear */
 	if (!token)
 		token = 1;
-	if (!s || bpf_map_update_elem(&crd_flows_v2, &token, e, BPF_NOEXIST)) {
+	if (!s || bpf_map_update_elem(&crd_flows_v3, &token, e, BPF_NOEXIST)) {
 		crd_count(CRD_ST_FLOWS_FULL);
 	} else {
 		s->token = token;
@@ -2670,7 +2670,7 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 					  BPF_SOCK_OPS_STATE_CB_FLAG);
 	}
-	bpf_map_delete_elem(&crd_pend_v2, &t);
+	bpf_map_delete_elem(&crd_pend_v3, &t);
 }
 
 /* An accepted socket's flow entry, and its claim as an outbound socket:
@@ -2678,10 +2678,10 @@ static __always_inline void crd_adopt(struct bpf_sock_ops *skops)
 static __always_inline void crd_drop_claims(struct crd_sk *s)
 {
 	if (s->token) {
-		struct crd_flow_entry *e = bpf_map_lookup_elem(&crd_flows_v2, &s->token);
+		struct crd_flow_entry *e = bpf_map_lookup_elem(&crd_flows_v3, &s->token);
 
 		if (e && crd_flow_orphan(e))
-			bpf_map_delete_elem(&crd_flows_v2, &s->token);
+			bpf_map_delete_elem(&crd_flows_v3, &s->token);
 		s->token = 0;
 	}
 	crd_drop_used(s);
@@ -2692,7 +2692,7 @@ static __always_inline void crd_forget(struct crd_sk *s)
 {
 	crd_drop_claims(s);
 	if (s->flags & CRD_SKF_PUBLISHED) {
-		bpf_map_delete_elem(&crd_pend_v2, &s->tuple);
+		bpf_map_delete_elem(&crd_pend_v3, &s->tuple);
 		s->flags &= ~CRD_SKF_PUBLISHED;
 	}
 	if ((s->flags & (CRD_SKF_QUOTA | CRD_SKF_RELEASED)) ==
@@ -2719,7 +2719,7 @@ int crd_sockops(struct bpf_sock_ops *skops)
 		sk = skops->sk;
 		if (skops->args[1] != BPF_TCP_CLOSE || !sk)
 			break;
-		s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
+		s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, 0);
 		if (s)
 			crd_forget(s);
 		break;
@@ -2730,15 +2730,15 @@ int crd_sockops(struct bpf_sock_ops *skops)
 SEC("cgroup/sock_release")
 int crd_sock_release(struct bpf_sock *sk)
 {
-	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
-	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v2, sk, 0, 0);
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, 0);
+	struct crd_usk *u = bpf_sk_storage_get(&crd_usk_v3, sk, 0, 0);
 
 	if (u)
 		crd_usk_release(u);
 	if (s && s->urep_port) {
 		struct crd_urep_key k = { .app_cookie = s->urep_cookie, .port = s->urep_port };
 
-		bpf_map_delete_elem(&crd_urep_v2, &k);
+		bpf_map_delete_elem(&crd_urep_v3, &k);
 		s->urep_port = 0;
 	}
 
@@ -2789,7 +2789,7 @@ static __always_inline int crd_fail(struct bpf_sockopt *ctx, int err)
 /* The live flow entry of an accepted socket, or an errno in *err. */
 static __always_inline struct crd_flow_entry *crd_accepted_flow(struct bpf_sock *sk, int *err)
 {
-	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, 0);
 	struct crd_flow_entry *e;
 
 	if (sk->state == BPF_TCP_CLOSE || sk->state == BPF_TCP_LISTEN ||
@@ -2801,7 +2801,7 @@ static __always_inline struct crd_flow_entry *crd_accepted_flow(struct bpf_sock 
 		*err = ENOENT;
 		return NULL;
 	}
-	e = bpf_map_lookup_elem(&crd_flows_v2, &s->token);
+	e = bpf_map_lookup_elem(&crd_flows_v3, &s->token);
 	if (!e) {
 		*err = ENOENT;
 		return NULL;
@@ -2833,7 +2833,7 @@ static __always_inline int crd_answer_records(struct bpf_sockopt *ctx,
 static __always_inline int crd_get_records(struct bpf_sockopt *ctx, struct bpf_sock *sk,
 					   int size_only)
 {
-	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, 0);
 	struct crd_flow_entry *e;
 	int err;
 
@@ -2943,7 +2943,7 @@ static __always_inline int crd_answer_context(struct bpf_sockopt *ctx,
  */
 static __always_inline void crd_hint_note(struct bpf_sock *sk, const struct crd_flow_entry *e)
 {
-	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, 0);
+	struct crd_sk *s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, 0);
 	struct crd_hint h = {};
 	__u64 tid = bpf_get_current_pid_tgid();
 	__u32 n = e->flow.nhops;
@@ -2952,7 +2952,7 @@ static __always_inline void crd_hint_note(struct bpf_sock *sk, const struct crd_
 		return;
 	h.token = s->token;
 	h.svc_id = e->flow.hops[(n - 1) & (CRD_MAX_HOPS - 1)];
-	bpf_map_update_elem(&crd_hint_v2, &tid, &h, BPF_ANY);
+	bpf_map_update_elem(&crd_hint_v3, &tid, &h, BPF_ANY);
 }
 
 static __always_inline int crd_get_context(struct bpf_sockopt *ctx, struct bpf_sock *sk)
@@ -2986,7 +2986,7 @@ static __always_inline int crd_is_last_proxy(const struct crd_flow_entry *e)
 static __always_inline int crd_get_udp(struct bpf_sockopt *ctx)
 {
 	__u32 what = (__u32)ctx->optname >> 24, h = ctx->optname & CRD_HANDLE_MASK;
-	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v2, &h);
+	struct crd_uflow *uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 
 	if (!uf)
 		return crd_fail(ctx, ENOENT);
@@ -3100,7 +3100,7 @@ static __always_inline int crd_refuse_flow(struct bpf_sockopt *ctx, int err,
 	__u32 zero = 0;
 
 	crd_count(st);
-	cfg = bpf_map_lookup_elem(&crd_cfg_v2, &zero);
+	cfg = bpf_map_lookup_elem(&crd_cfg_v3, &zero);
 	if (cfg && cfg->events_pid) {
 		ev = crd_event_start(cfg, CRD_EV_SET_REFUSED);
 		if (ev) {
@@ -3187,7 +3187,7 @@ static __always_inline int crd_set_records(struct bpf_sockopt *ctx, struct bpf_s
 		return crd_refuse_flow(ctx, EACCES, CRD_ST_SET_EACCES, e);
 	}
 
-	s = bpf_sk_storage_get(&crd_sk_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = bpf_sk_storage_get(&crd_sk_v3, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
 		return crd_refuse(ctx, EINVAL, CRD_ST_SET_EINVAL);
 	if (s->used_token == b.token && e->consumer == s->consumer_id && s->consumer_id) {
@@ -3221,7 +3221,7 @@ static long crd_name_one(__u32 i, void *arg)
 	struct crd_service *svc;
 	__u32 slot = i, k;
 
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	if (!svc || !svc->id)
 		return 0;
 	for (k = 0; k < CRD_NAME_LEN; k++)
@@ -3253,12 +3253,12 @@ static __always_inline int crd_claim(struct bpf_sockopt *ctx, struct bpf_sock *s
 	}
 	bpf_loop(CRD_MAX_SERVICES, crd_name_one, &f, 0);
 	slot = f.found_slot;
-	svc = bpf_map_lookup_elem(&crd_svc_v2, &slot);
+	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
 	if (!svc)
 		return crd_refuse(ctx, ENOENT, CRD_ST_SET_EINVAL);
 	if (!crd_is_owner(svc))
 		return crd_refuse(ctx, EACCES, CRD_ST_SET_EACCES);
-	s = bpf_sk_storage_get(&crd_lsn_v2, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = bpf_sk_storage_get(&crd_lsn_v3, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
 		return crd_refuse(ctx, ENOMEM, CRD_ST_SET_EINVAL);
 	s->claim_id = svc->id;

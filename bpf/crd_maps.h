@@ -9,7 +9,7 @@
  * AF_INET socket connecting to a.b.c.d. Ports are network order where the
  * name ends in _be, host order otherwise.
  *
- * Layout version: CRD_LAYOUT_VERSION. Map names carry it ("_v2"); a change to
+ * Layout version: CRD_LAYOUT_VERSION. Map names carry it ("_v3"); a change to
  * any struct here bumps it, and the CLI refuses to mix layouts.
  */
 #ifndef CONNREDIR_BPF_CRD_MAPS_H
@@ -82,7 +82,7 @@ struct crd_port_range {
 	__u16 hi;        /* host order, inclusive */
 };
 
-/* Map crd_svc_v2: array, key = slot (0..CRD_MAX_SERVICES-1). */
+/* Map crd_svc_v3: array, key = slot (0..CRD_MAX_SERVICES-1). */
 struct crd_service {
 	__u32 id;                 /* 0: free slot; ids are never reused */
 	__s32 weight;             /* higher is offered the flow first */
@@ -109,11 +109,11 @@ struct crd_service {
 	struct crd_port_range ports[CRD_MAX_PORTS];   /* destination ports */
 };
 
-/* Map crd_cfg_v2: array of one. */
+/* Map crd_cfg_v3: array of one. */
 struct crd_config {
 	__u32 layout;             /* CRD_LAYOUT_VERSION of who created the maps */
 	__u32 hop_limit;          /* redirections after which a flow passes */
-	__u32 active_order;       /* which crd_order_v2 entry is live (0/1) */
+	__u32 active_order;       /* which crd_order_v3 entry is live (0/1) */
 	__u32 next_id;            /* next service id to hand out */
 	__u64 cgroup_id;          /* the attached cgroup */
 	__u64 attached_ns;        /* CLOCK_MONOTONIC at attach */
@@ -129,7 +129,7 @@ struct crd_config {
 };
 
 /*
- * Map crd_order_v2: array of two, double-buffered. User space writes the
+ * Map crd_order_v3: array of two, double-buffered. User space writes the
  * entry that is not active, then flips crd_config.active_order with one
  * 4-byte store, so a connect never reads a half-written order.
  */
@@ -179,7 +179,7 @@ struct crd_flow {
 /* crd_flow.flags */
 #define CRD_FF_TO_IMPLICIT (1u << 0) /* the last hop's service is --implicit:
 				      * its proxy's accept queues the flow in
-				      * crd_impq_v2 */
+				      * crd_impq_v3 */
 #define CRD_FF_CONTINUED (1u << 1)   /* an implicit continuation claimed it:
 				      * never continued implicitly again */
 /* crd_flow_entry.consumer of an entry being deleted: nobody can claim it. */
@@ -211,8 +211,8 @@ static inline unsigned crd_flow_cont(const __u32 *cont, unsigned hop)
 }
 
 /*
- * Maps crd_pend_v2 (key struct crd_tuple: a connecting application socket,
- * written when its SYN leaves) and crd_flows_v2 (key: a random token, one per
+ * Maps crd_pend_v3 (key struct crd_tuple: a connecting application socket,
+ * written when its SYN leaves) and crd_flows_v3 (key: a random token, one per
  * accepted redirected socket, deleted when it closes).
  */
 struct crd_flow_entry {
@@ -239,7 +239,7 @@ struct crd_tuple {
 };
 
 /* crd_sk.flags */
-#define CRD_SKF_PUBLISHED (1u << 0)  /* tuple is a key in crd_pend_v2 */
+#define CRD_SKF_PUBLISHED (1u << 0)  /* tuple is a key in crd_pend_v3 */
 #define CRD_SKF_QUOTA (1u << 1)      /* application socket: holds one TCP
 				      * quota unit of q_cgid and q_uid */
 #define CRD_SKF_HAD_RECORDS (1u << 2) /* outbound socket: continued a flow
@@ -247,34 +247,34 @@ struct crd_tuple {
 				      * records is refused, never decided as
 				      * a socket without records */
 #define CRD_SKF_RELEASED (1u << 3)   /* application socket released while
-				      * its crd_pend_v2 entry lives: the quota
+				      * its crd_pend_v3 entry lives: the quota
 				      * unit goes at TCP_CLOSE */
 
 /*
- * Tokens: a TCP flow's token is a random key of crd_flows_v2; a UDP flow's
- * is CRD_TOKEN_UDP | its handle (key of crd_uflows_v2).
+ * Tokens: a TCP flow's token is a random key of crd_flows_v3; a UDP flow's
+ * is CRD_TOKEN_UDP | its handle (key of crd_uflows_v3).
  */
 #define CRD_TOKEN_UDP (1ULL << 63)
 #define CRD_HANDLE_MASK 0xffffffu     /* UDP handles are 24 bits */
 
-/* Socket-local storage crd_sk_v2: what connredir knows of a socket. */
+/* Socket-local storage crd_sk_v3: what connredir knows of a socket. */
 struct crd_sk {
-	__u64 token;              /* accepted socket: its key in crd_flows_v2 */
+	__u64 token;              /* accepted socket: its key in crd_flows_v3 */
 	__u64 used_token;         /* outbound socket: the flow it continues */
 	__u64 consumer_id;        /* outbound socket: its claim on used_token */
-	__u64 urep_cookie;        /* UDP proxy socket: the crd_urep_v2 entry it */
+	__u64 urep_cookie;        /* UDP proxy socket: the crd_urep_v3 entry it */
 	__u32 urep_port;          /*  made replying to an application (port 0:
 				   *  none), removed when it is released */
 	__u32 cont;               /* outbound socket: how it continues used_token
 				   * (enum crd_cont: RECORDS, THREAD, FIFO) */
-	struct crd_tuple tuple;   /* connecting socket: its crd_pend_v2 key */
+	struct crd_tuple tuple;   /* connecting socket: its crd_pend_v3 key */
 	__u32 flags;              /* CRD_SKF_* */
 	__u32 q_uid;              /* (CRD_SKF_QUOTA) the uid charged */
 	__u64 q_cgid;             /* (CRD_SKF_QUOTA) the cgroup charged */
 };
 
 /*
- * Socket-local storage crd_lsn_v2: who bound a socket (a would-be proxy
+ * Socket-local storage crd_lsn_v3: who bound a socket (a would-be proxy
  * listener), recorded at bind(2). A service's flows go only to a listener
  * bound by its proxy identity, or claimed for it with CONNREDIR_CLAIM, so
  * the order in which proxies start and services are added does not matter.
@@ -284,20 +284,20 @@ struct crd_lsn {
 	__u32 uid;                /* binder's uid */
 	__u32 claim_id;           /* service that claimed it (0: none) */
 };
-/* crd_lsn_v2 is cloned (BPF_F_CLONE) to the sockets a listener accepts, so
+/* crd_lsn_v3 is cloned (BPF_F_CLONE) to the sockets a listener accepts, so
  * the accepted socket knows whose listener took it. */
 
 /*
- * Socket-local storage crd_conn_v2: struct crd_flow_entry (consumer 0), the
+ * Socket-local storage crd_conn_v3: struct crd_flow_entry (consumer 0), the
  * records of a socket whose connect() was just redirected, kept only until
- * its SYN leaves (then moved to crd_pend_v2).
+ * its SYN leaves (then moved to crd_pend_v3).
  */
 
 /*
- * Implicit records (TCP). Map crd_impq_v2: per (service, original
+ * Implicit records (TCP). Map crd_impq_v3: per (service, original
  * destination), the flows an --implicit service's proxy accepted and has not
  * continued yet, oldest first; a ring of CRD_IMPQ_LEN tokens (the oldest is
- * overwritten when full). Map crd_hint_v2: per thread (pid_tgid), the flow
+ * overwritten when full). Map crd_hint_v3: per thread (pid_tgid), the flow
  * whose SO_ORIGINAL_DST it read last.
  */
 #define CRD_IMPQ_LEN 16
@@ -314,11 +314,11 @@ struct crd_impq_key {
 struct crd_impq {
 	__u64 head;               /* next to take (free-running) */
 	__u64 tail;               /* next free (free-running) */
-	__u64 token[CRD_IMPQ_LEN]; /* crd_flows_v2 keys */
+	__u64 token[CRD_IMPQ_LEN]; /* crd_flows_v3 keys */
 };
 
 struct crd_hint {
-	__u64 token;              /* crd_flows_v2 key */
+	__u64 token;              /* crd_flows_v3 key */
 	__u32 svc_id;             /* the service that accepted it */
 	__u32 pad;
 };
@@ -327,7 +327,7 @@ struct crd_hint {
 
 /*
  * A UDP flow is (application socket, original destination). Unconnected
- * sockets get a flow per destination (found again through crd_ukey_v2);
+ * sockets get a flow per destination (found again through crd_ukey_v3);
  * a connected socket has one. Datagrams of a flow reach the proxy tagged
  * with CRD_MARK(handle) in skb->mark (set by the egress program), which the
  * proxy reads with SO_RCVMARK and turns into records and context with
@@ -341,7 +341,7 @@ struct crd_hint {
 				     * replies must come from the proxy's
 				     * listener address */
 
-/* Map crd_uflows_v2: key __u32 handle. */
+/* Map crd_uflows_v3: key __u32 handle. */
 struct crd_uflow {
 	struct crd_flow_entry e;  /* records, and the set-records claim */
 	__u64 app_cookie;         /* the application socket */
@@ -353,7 +353,7 @@ struct crd_uflow {
 	__u16 hop_src_port_be;    /* 0 until known (the socket binds on its
 				   * first send) */
 	__u16 flags;              /* CRD_UF_* */
-	__u16 slot;               /* the service that took it (crd_svc_v2
+	__u16 slot;               /* the service that took it (crd_svc_v3
 				   * slot): its later datagrams go on only
 				   * while that service and its proxy live */
 	__u32 gen;                /* crd_order.gen it was decided under */
@@ -362,9 +362,9 @@ struct crd_uflow {
 
 /* crd_uflow.flags */
 #define CRD_UF_QUOTA (1u << 1)      /* charged to the application's cgroup
-				     * and uid (crd_quota_v2) */
+				     * and uid (crd_quota_v3) */
 
-/* Map crd_ukey_v2: (application socket, destination) -> handle. */
+/* Map crd_ukey_v3: (application socket, destination) -> handle. */
 struct crd_ukey {
 	__u64 app_cookie;
 	__u32 dst[4];             /* original destination, v4-mapped */
@@ -373,7 +373,7 @@ struct crd_ukey {
 	__u32 pad2;
 };
 
-/* Socket-local storage crd_usk_v2: an application UDP socket's flows. */
+/* Socket-local storage crd_usk_v3: an application UDP socket's flows. */
 struct crd_usk {
 	__u32 handles[CRD_UDP_PER_SOCK]; /* 0: free */
 	__u32 connected;          /* handle of its flow when connected */
@@ -385,7 +385,7 @@ struct crd_usk {
 };
 
 /*
- * Map crd_upend_v2: LRU hash, key = the sending thread (pid_tgid): the flow
+ * Map crd_upend_v3: LRU hash, key = the sending thread (pid_tgid): the flow
  * its datagram being sent belongs to. The sendmsg hook writes it, the egress
  * program of the same datagram reads and clears it. Both run in the sending
  * thread, one after the other (udp_sendmsg -> ip_finish_output), so threads
@@ -403,7 +403,7 @@ struct crd_upend {
 };
 
 /*
- * Map crd_urep_v2: replies to an unconnected application socket. A proxy
+ * Map crd_urep_v3: replies to an unconnected application socket. A proxy
  * answers each flow from its own per-flow socket; the application's recvmsg
  * hook finds the flow by (application socket, the proxy socket's port) and
  * shows the reply as coming from the original destination.
@@ -436,7 +436,7 @@ struct crd_blob {
 
 /* ---- Quotas --------------------------------------------------------------- */
 
-/* Map crd_quota_v2: how much of each bounded table a cgroup or uid holds. */
+/* Map crd_quota_v3: how much of each bounded table a cgroup or uid holds. */
 enum crd_qkind {
 	CRD_Q_TCP_CG = 1,         /* TCP application sockets, by cgroup id */
 	CRD_Q_TCP_UID,            /* TCP application sockets, by uid */
@@ -451,15 +451,15 @@ struct crd_qkey {
 
 /* ---- Counters ------------------------------------------------------------- */
 
-/* Map crd_stats_v2: per-CPU array of one struct crd_stats. */
+/* Map crd_stats_v3: per-CPU array of one struct crd_stats. */
 enum crd_stat {
 	CRD_ST_CONNECT = 0,       /* connects seen by the hooks */
 	CRD_ST_REDIRECTED,        /* connects redirected */
 	CRD_ST_TO_LISTENER,       /* passed: destination is a service listener */
 	CRD_ST_HOP_GUARD,         /* passed: hop guard tripped */
 	CRD_ST_NO_STORAGE,        /* passed: no memory for the records */
-	CRD_ST_PEND_FULL,         /* records not published: crd_pend_v2 full */
-	CRD_ST_FLOWS_FULL,        /* records lost at accept: crd_flows_v2 full */
+	CRD_ST_PEND_FULL,         /* records not published: crd_pend_v3 full */
+	CRD_ST_FLOWS_FULL,        /* records lost at accept: crd_flows_v3 full */
 	CRD_ST_ACCEPTED,          /* redirected connections accepted by a proxy */
 	CRD_ST_SET_OK,            /* set-records accepted */
 	CRD_ST_SET_EINVAL,        /* set-records refused: bad blob */
@@ -486,7 +486,7 @@ struct crd_stats {
 	__u64 c[CRD_ST_MAX];
 };
 
-/* Map crd_svcst_v2: per-CPU array, key = slot. */
+/* Map crd_svcst_v3: per-CPU array, key = slot. */
 struct crd_svc_stats {
 	__u64 redirected;         /* flows this service took */
 	__u64 passed[4];          /* filter matched, passed, by state */
@@ -501,7 +501,7 @@ struct crd_svc_stats {
 
 /* ---- Events --------------------------------------------------------------- */
 
-/* Ring buffer crd_events_v2 carries struct crd_event, only while a reader
+/* Ring buffer crd_events_v3 carries struct crd_event, only while a reader
  * has registered in crd_config.events_pid. */
 enum crd_event_kind {
 	CRD_EV_REDIRECTED = 1,    /* service took the flow; state: from which */

@@ -256,7 +256,7 @@ int attach_main(int argc, char **argv)
 	{
 		__u32 zero = 0;
 
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.crd_cfg_v2), &zero, &cfg, BPF_ANY)) {
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.crd_cfg_v3), &zero, &cfg, BPF_ANY)) {
 			crd_err("writing the configuration map: %s", strerror(errno));
 			goto out;
 		}
@@ -273,7 +273,7 @@ int attach_main(int argc, char **argv)
 	}
 
 	/* Probe the optional features once, now, and cache what works. */
-	crd_features_get(dir, bpf_map__fd(skel->maps.crd_sk_v2), &fs);
+	crd_features_get(dir, bpf_map__fd(skel->maps.crd_sk_v3), &fs);
 
 	cg_fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg_fd < 0) {

@@ -100,7 +100,7 @@ const char *crd_feature_why(const struct crd_features *fs, unsigned f, char *buf
 			    size_t len);
 /*
  * crd_features_get - which optional features work for the instance pinned
- * in @dir (@sk_fd: its crd_sk_v2): all off with CONNREDIR_NO_OPTIONAL;
+ * in @dir (@sk_fd: its crd_sk_v3): all off with CONNREDIR_NO_OPTIONAL;
  * else as cached in @dir; else probed quietly now and cached. With
  * --verbose, one line per feature that is off.
  */
@@ -112,21 +112,21 @@ void crd_features_get(const char *dir, int sk_fd, struct crd_features *fs);
 struct crd_inst {
 	char dir[256];      /* CRD_PIN_ROOT/NAME */
 	int lock_fd;        /* flock()ed instance directory */
-	int svc_fd;         /* crd_svc_v2 */
-	int cfg_fd;         /* crd_cfg_v2 */
-	int order_fd;       /* crd_order_v2 */
-	int stats_fd;       /* crd_stats_v2 */
-	int svcst_fd;       /* crd_svcst_v2 */
-	int sk_fd;          /* crd_sk_v2 */
-	int conn_fd;        /* crd_conn_v2 */
-	int pend_fd;        /* crd_pend_v2 */
-	int flows_fd;       /* crd_flows_v2 */
-	int events_fd;      /* crd_events_v2 */
-	int lsn_fd;         /* crd_lsn_v2 */
-	int uflows_fd;      /* crd_uflows_v2 */
-	int ukey_fd;        /* crd_ukey_v2 */
-	int urep_fd;        /* crd_urep_v2 */
-	int usk_fd;         /* crd_usk_v2 */
+	int svc_fd;         /* crd_svc_v3 */
+	int cfg_fd;         /* crd_cfg_v3 */
+	int order_fd;       /* crd_order_v3 */
+	int stats_fd;       /* crd_stats_v3 */
+	int svcst_fd;       /* crd_svcst_v3 */
+	int sk_fd;          /* crd_sk_v3 */
+	int conn_fd;        /* crd_conn_v3 */
+	int pend_fd;        /* crd_pend_v3 */
+	int flows_fd;       /* crd_flows_v3 */
+	int events_fd;      /* crd_events_v3 */
+	int lsn_fd;         /* crd_lsn_v3 */
+	int uflows_fd;      /* crd_uflows_v3 */
+	int ukey_fd;        /* crd_ukey_v3 */
+	int urep_fd;        /* crd_urep_v3 */
+	int usk_fd;         /* crd_usk_v3 */
 };
 
 /* Path of the pinned instance directory for @name into @buf. */
@@ -184,7 +184,7 @@ void crd_proxy_check(const struct crd_inst *in, const struct crd_service svcs[CR
 
 /* One per-flow map of status: its entry count, or n < 0 and why not. */
 struct crd_map_count {
-	const char *name;   /* crd_pend_v2, ... */
+	const char *name;   /* crd_pend_v3, ... */
 	bool sk_storage;    /* socket storage: countable only with an iterator */
 	long n;             /* >= 0, or -errno: not counted */
 	char why[256];      /* n < 0: why not */

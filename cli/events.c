@@ -2,7 +2,7 @@
 /*
  * events.c - `events`: the kernel's redirection decisions as they happen.
  *
- * The hooks write events to the ring buffer crd_events_v2 only while a
+ * The hooks write events to the ring buffer crd_events_v3 only while a
  * reader is registered (crd_config.events_pid), so with no reader running
  * they cost one load and one branch. One reader at a time: the ring buffer
  * has one consumer position. Events the buffer had no room for are counted

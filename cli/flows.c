@@ -2,8 +2,8 @@
 /*
  * flows.c - `flows`: every live redirected flow, read from the kernel's maps.
  *
- * A flow that went through N services has an entry in crd_flows_v2 for each
- * proxy's accepted socket, and possibly one in crd_pend_v2 for a hop whose
+ * A flow that went through N services has an entry in crd_flows_v3 for each
+ * proxy's accepted socket, and possibly one in crd_pend_v3 for a hop whose
  * handshake is under way; all share its flow id. One line per flow id, from
  * the entry with the longest history.
  */
@@ -18,8 +18,8 @@
 
 struct flow_row {
 	struct crd_flow f;
-	unsigned accepted;   /* hops whose proxy accepted (crd_flows_v2 entries) */
-	unsigned pending;    /* hops connecting (crd_pend_v2 entries) */
+	unsigned accepted;   /* hops whose proxy accepted (crd_flows_v3 entries) */
+	unsigned pending;    /* hops connecting (crd_pend_v3 entries) */
 };
 
 struct flow_set {
@@ -77,7 +77,7 @@ static int walk(int fd, size_t key_size, struct flow_set *fs, bool pending)
 	return errno == ENOENT ? 0 : -errno;
 }
 
-/* Walk crd_uflows_v2: one entry per hop of a UDP flow. */
+/* Walk crd_uflows_v3: one entry per hop of a UDP flow. */
 static int walk_udp(int fd, struct flow_set *fs)
 {
 	__u32 key, next, *prev = NULL;

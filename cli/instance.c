@@ -51,14 +51,14 @@ int crd_inst_open(const char *name, bool exclusive, struct crd_inst *in)
 		int *fd;
 		const char *name;
 	} maps[] = {
-		{ &in->svc_fd, "crd_svc_v2" },     { &in->cfg_fd, "crd_cfg_v2" },
-		{ &in->order_fd, "crd_order_v2" }, { &in->stats_fd, "crd_stats_v2" },
-		{ &in->svcst_fd, "crd_svcst_v2" }, { &in->sk_fd, "crd_sk_v2" },
-		{ &in->conn_fd, "crd_conn_v2" },   { &in->pend_fd, "crd_pend_v2" },
-		{ &in->flows_fd, "crd_flows_v2" }, { &in->events_fd, "crd_events_v2" },
-		{ &in->lsn_fd, "crd_lsn_v2" },     { &in->uflows_fd, "crd_uflows_v2" },
-		{ &in->ukey_fd, "crd_ukey_v2" },   { &in->urep_fd, "crd_urep_v2" },
-		{ &in->usk_fd, "crd_usk_v2" },
+		{ &in->svc_fd, "crd_svc_v3" },     { &in->cfg_fd, "crd_cfg_v3" },
+		{ &in->order_fd, "crd_order_v3" }, { &in->stats_fd, "crd_stats_v3" },
+		{ &in->svcst_fd, "crd_svcst_v3" }, { &in->sk_fd, "crd_sk_v3" },
+		{ &in->conn_fd, "crd_conn_v3" },   { &in->pend_fd, "crd_pend_v3" },
+		{ &in->flows_fd, "crd_flows_v3" }, { &in->events_fd, "crd_events_v3" },
+		{ &in->lsn_fd, "crd_lsn_v3" },     { &in->uflows_fd, "crd_uflows_v3" },
+		{ &in->ukey_fd, "crd_ukey_v3" },   { &in->urep_fd, "crd_urep_v3" },
+		{ &in->usk_fd, "crd_usk_v3" },
 	};
 	struct crd_config cfg;
 	size_t i;

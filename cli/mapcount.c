@@ -103,14 +103,14 @@ void crd_count_maps(const struct crd_inst *in, const struct crd_features *fs,
 		int fd;
 		size_t key_size;    /* 0: socket storage */
 	} maps[CRD_N_COUNTED_MAPS] = {
-		{ "crd_pend_v2", in->pend_fd, sizeof(struct crd_tuple) },
-		{ "crd_flows_v2", in->flows_fd, sizeof(__u64) },
-		{ "crd_sk_v2", in->sk_fd, 0 },
-		{ "crd_conn_v2", in->conn_fd, 0 },
-		{ "crd_uflows_v2", in->uflows_fd, sizeof(__u32) },
-		{ "crd_ukey_v2", in->ukey_fd, sizeof(struct crd_ukey) },
-		{ "crd_urep_v2", in->urep_fd, sizeof(struct crd_urep_key) },
-		{ "crd_usk_v2", in->usk_fd, 0 },
+		{ "crd_pend_v3", in->pend_fd, sizeof(struct crd_tuple) },
+		{ "crd_flows_v3", in->flows_fd, sizeof(__u64) },
+		{ "crd_sk_v3", in->sk_fd, 0 },
+		{ "crd_conn_v3", in->conn_fd, 0 },
+		{ "crd_uflows_v3", in->uflows_fd, sizeof(__u32) },
+		{ "crd_ukey_v3", in->ukey_fd, sizeof(struct crd_ukey) },
+		{ "crd_urep_v3", in->urep_fd, sizeof(struct crd_urep_key) },
+		{ "crd_usk_v3", in->usk_fd, 0 },
 	};
 	char why[200];
 	unsigned i;

@@ -3,7 +3,7 @@
  * proxycheck.c - is a service's proxy up, as the kernel's connect hooks see
  * it? The socket that would receive the service's flows (the listener on
  * its proxy address, or a wildcard one) is found in /proc/net, its process
- * in /proc/PID/fd, and its crd_lsn_v2 entry read through a copy of the
+ * in /proc/PID/fd, and its crd_lsn_v3 entry read through a copy of the
  * socket (pidfd_getfd). The rule is crd_lsn_ok() in bpf/connredir.bpf.c.
  */
 #include <ctype.h>
@@ -120,7 +120,7 @@ static pid_t find_owner(unsigned long ino, int *fdp)
 	return found;
 }
 
-/* The crd_lsn_v2 entry of descriptor @fd of process @pid: 0, or -errno. */
+/* The crd_lsn_v3 entry of descriptor @fd of process @pid: 0, or -errno. */
 static int read_lsn(const struct crd_inst *in, pid_t pid, int fd, struct crd_lsn *l)
 {
 	int pfd, sfd, err = 0;

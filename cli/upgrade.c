@@ -381,7 +381,7 @@ int upgrade_main(int argc, char **argv)
 	}
 	err = crd_inst_get_config(&in, &cfg);
 	if (err) {
-		crd_err("instance '%s': reading crd_cfg_v2: %s", crd_instance, strerror(-err));
+		crd_err("instance '%s': reading crd_cfg_v3: %s", crd_instance, strerror(-err));
 		goto out;
 	}
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * svccheck.c - the service's proxy addresses, read from its instance's
- * pinned crd_svc_v2 map with two bpf(2) calls (the proxy does not link
+ * pinned crd_svc_v3 map with two bpf(2) calls (the proxy does not link
  * libbpf), compared with a --listen address.
  */
 #include <arpa/inet.h>
@@ -28,7 +28,7 @@ static int find_service(const char *instance, const char *name, struct crd_servi
 	__u32 k;
 	int fd;
 
-	snprintf(path, sizeof(path), "/sys/fs/bpf/connredir/%s/crd_svc_v2", instance);
+	snprintf(path, sizeof(path), "/sys/fs/bpf/connredir/%s/crd_svc_v3", instance);
 	memset(&a, 0, sizeof(a));
 	a.pathname = (__u64)(unsigned long)path;
 	fd = sys_bpf(BPF_OBJ_GET, &a);

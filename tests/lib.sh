@@ -171,7 +171,7 @@ map_counts() {
 import json, sys
 m = json.load(sys.stdin)["maps"]
 print(" ".join("null" if m[k] is None else str(m[k])
-               for k in ("crd_pend_v2", "crd_flows_v2", "crd_sk_v2", "crd_conn_v2")))'
+               for k in ("crd_pend_v3", "crd_flows_v3", "crd_sk_v3", "crd_conn_v3")))'
 }
 
 # stat_counter NAME: a global counter from status --json.

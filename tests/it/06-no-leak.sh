@@ -29,7 +29,7 @@ wait $BG_PID
 check "connections to a down proxy fail (refused)" grep -q "^summary ok=0 fail=100" "$WORK/refused.out"
 
 # While 100 flows are held open the maps do hold them (so the check below
-# can fail): two accepted sockets per flow in crd_flows_v2.
+# can fail): two accepted sockets per flow in crd_flows_v3.
 bg app "$TOOLS/crd-client" --parallel 100 --hold 3 --bytes 8 127.0.0.1 8080 >"$WORK/held.out" 2>&1
 held=$BG_PID
 during=""
@@ -38,7 +38,7 @@ for _ in $(seq 1 50); do
 	[ "$(echo "$during" | awk '{ print $2 }')" -ge 200 ] 2>/dev/null && break
 	sleep 0.1
 done
-check "while 100 flows are open, crd_flows_v2 holds 200 entries ($during)" \
+check "while 100 flows are open, crd_flows_v3 holds 200 entries ($during)" \
 	[ "$(echo "$during" | awk '{ print $2 }')" = 200 ]
 wait $held
 check "the 100 held flows completed" grep -q "^summary ok=100 fail=0" "$WORK/held.out"

@@ -50,7 +50,7 @@ check "with all three: the foreign rewrite works too" [ $? = 0 ]
 crd detach >/dev/null
 check "detach: 16 programs left (the other instance's 15 + the foreign one)" [ "$(n_progs)" = 16 ]
 check "detach: this instance's pins are gone" [ ! -e "/sys/fs/bpf/connredir/$INST" ]
-check "detach: the other instance's pins stay" [ -e "/sys/fs/bpf/connredir/${INST}b/crd_svc_v2" ]
+check "detach: the other instance's pins stay" [ -e "/sys/fs/bpf/connredir/${INST}b/crd_svc_v3" ]
 check "the foreign program is still attached" bash -c "bpftool cgroup show '$TEST_CG' | grep -q foreign_connect"
 
 : >"$WORK/pa.log"

@@ -13,7 +13,7 @@ crd attach "$TEST_CG" >/dev/null || { fail "attach"; exit; }
 udp_maps() { crd status --json | python3 -c '
 import json, sys
 m = json.load(sys.stdin)["maps"]
-print(" ".join(str(m.get(k, "?")) for k in ("crd_uflows_v2", "crd_ukey_v2", "crd_urep_v2", "crd_usk_v2")))'; }
+print(" ".join(str(m.get(k, "?")) for k in ("crd_uflows_v3", "crd_ukey_v3", "crd_urep_v3", "crd_usk_v3")))'; }
 before=$(udp_maps)
 
 dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \

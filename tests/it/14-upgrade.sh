@@ -2,7 +2,7 @@
 # 14-upgrade: `upgrade` gives an attached instance the programs of another
 # build while 100 redirected flows are held open:
 # 1. a build with another map layout (CRD_MAX_SERVICES=32; maps renamed
-#    _v3) is refused, naming the map and what differs, and changes nothing;
+#    _v4) is refused, naming the map and what differs, and changes nothing;
 # 2. a link update that fails half way is rolled back (fault injection);
 # 3. upgrade --object VARIANT (the same source plus a build tag) switches
 #    every link to a program of VARIANT, the old programs are freed, and the
@@ -57,11 +57,11 @@ clang "${BPF_CFLAGS[@]}" -include "$WORK/tag.h" -c "$SRC" -o "$WORK/variant.o" |
 clang "${BPF_CFLAGS[@]}" -DCRD_MAX_SERVICES=32 -c "$SRC" -o "$WORK/svc32.o" ||
 	{ fail "build the CRD_MAX_SERVICES=32 object"; exit; }
 renames=()
-for m in $(sed -n 's/^} \(crd_[a-z0-9_]*\)_v2 SEC("\.maps");.*/\1/p' "$SRC"); do
-	renames+=("-D${m}_v2=${m}_v3")
+for m in $(sed -n 's/^} \(crd_[a-z0-9_]*\)_v3 SEC("\.maps");.*/\1/p' "$SRC"); do
+	renames+=("-D${m}_v3=${m}_v4")
 done
-clang "${BPF_CFLAGS[@]}" "${renames[@]}" -c "$SRC" -o "$WORK/layout3.o" ||
-	{ fail "build the layout-3 object"; exit; }
+clang "${BPF_CFLAGS[@]}" "${renames[@]}" -c "$SRC" -o "$WORK/layout4.o" ||
+	{ fail "build the layout-4 object"; exit; }
 check "the variant object carries the build tag $TAG in its BTF" has_tag file "$WORK/variant.o"
 
 # --- setup: one service, its proxy, 100 held flows -------------------------------
@@ -90,20 +90,20 @@ out=$(crd upgrade --object "$WORK/svc32.o" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/    /'
 check "CRD_MAX_SERVICES=32: refused (rc=$rc)" [ "$rc" = 1 ]
-check "the refusal names crd_svc_v2 and its max_entries (64 pinned, 32 new)" \
-	grep -q 'map crd_svc_v2: max_entries 64 pinned, 32 in' <<<"$out"
-check "the refusal names crd_order_v2's value size" \
-	grep -q 'map crd_order_v2: value size [0-9]* pinned, [0-9]* in' <<<"$out"
+check "the refusal names crd_svc_v3 and its max_entries (64 pinned, 32 new)" \
+	grep -q 'map crd_svc_v3: max_entries 64 pinned, 32 in' <<<"$out"
+check "the refusal names crd_order_v3's value size" \
+	grep -q 'map crd_order_v3: value size [0-9]* pinned, [0-9]* in' <<<"$out"
 check "the refusal says nothing was changed" grep -q 'nothing was changed' <<<"$out"
 check "CRD_MAX_SERVICES=32: every link runs the same program as before" \
 	[ "$(link_ids "$INST")" = "$before" ]
 
-out=$(crd upgrade --object "$WORK/layout3.o" 2>&1)
+out=$(crd upgrade --object "$WORK/layout4.o" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/    /'
-check "maps named _v3: refused (rc=$rc), naming both layouts" \
-	rc_is 1 "$rc" grep -q 'has map layout 3, the instance map layout 2' <<<"$out"
-check "maps named _v3: every link runs the same program as before" \
+check "maps named _v4: refused (rc=$rc), naming both layouts" \
+	rc_is 1 "$rc" grep -q 'has map layout 4, the instance map layout 3' <<<"$out"
+check "maps named _v4: every link runs the same program as before" \
 	[ "$(link_ids "$INST")" = "$before" ]
 
 # --- 2. a link update failing half way is rolled back -----------------------------

@@ -378,7 +378,7 @@ fc0=$(stat_counter fail_closed)
 bg events "$CRD" --instance "$INST" events --json --follow >"$WORK/fc-events.json"
 evp=$BG_PID
 cfg_events_pid() {
-	bpftool -j map lookup pinned "/sys/fs/bpf/connredir/$1/crd_cfg_v2" key 0 0 0 0 2>/dev/null |
+	bpftool -j map lookup pinned "/sys/fs/bpf/connredir/$1/crd_cfg_v3" key 0 0 0 0 2>/dev/null |
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["formatted"]["value"]["events_pid"])' 2>/dev/null
 }
 pid_registered() { [ "$(cfg_events_pid "$INST")" = "$1" ]; }
@@ -532,7 +532,7 @@ nx=$(hops px)
 touch "$WORK/sx.mark"
 crd detach >/dev/null
 check "instance 1 detached: its pins are gone, instance 2's stay" \
-	eval '[ ! -e "/sys/fs/bpf/connredir/$INST" ] && [ -e "/sys/fs/bpf/connredir/$INST2/crd_svc_v2" ]'
+	eval '[ ! -e "/sys/fs/bpf/connredir/$INST" ] && [ -e "/sys/fs/bpf/connredir/$INST2/crd_svc_v3" ]'
 check "instance 1 detached: instance 2's services are unchanged" [ "$(crd2 service list --json)" = "$svc2_before" ]
 check "instance 1 detached: instance 2 still redirects 8081 to Y's proxy" via co-y4 8081 py
 client co-x4 127.0.0.1 8082

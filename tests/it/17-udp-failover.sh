@@ -89,7 +89,7 @@ crd service del UA >/dev/null
 udp_proxy uc 127.0.0.1:16003
 UC_PID=$UP_PID
 crd service add UC --proto udp --proxy 127.0.0.1:16003 --owner-cgroup uc --dport 7005 >/dev/null
-uflows() { crd status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["maps"]["crd_uflows_v2"])'; }
+uflows() { crd status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["maps"]["crd_uflows_v3"])'; }
 u0=$(uflows)
 mkfifo "$WORK/go"
 bg app python3 -c '

@@ -2,7 +2,7 @@
 # 18-optional: status on a kernel without the optional features (BPF
 # iterators), forced with CONNREDIR_NO_OPTIONAL=1, and on this kernel as it
 # is. In both: no libbpf line on stderr, no fake count (-1); hash maps are
-# counted exactly (N held flows: crd_flows_v2 == N, then 0); a map that
+# counted exactly (N held flows: crd_flows_v3 == N, then 0); a map that
 # cannot be counted is null in JSON with its reason and "n/a" in text; the
 # lacking optional features are listed; the probe is cached at attach. A
 # required program the kernel refuses is one clear line. make demo prints
@@ -51,7 +51,7 @@ st() {
 jq_py() {
 	python3 -c "import json, sys; m = json.load(open(sys.argv[1])); print($2)" "$WORK/$1.json" 2>&1
 }
-SKMAPS="crd_sk_v2 crd_conn_v2 crd_usk_v2"
+SKMAPS="crd_sk_v3 crd_conn_v3 crd_usk_v3"
 
 # common_checks WHAT FLOWS: what holds on every kernel, with or without the switch.
 common_checks() {
@@ -63,11 +63,11 @@ common_checks() {
 	check "$what: no -1 in status" [ "$(grep -cE '(^|[^0-9])-1([^0-9]|$)' "$WORK/$what.txt")" = 0 ]
 	check "$what: no negative number in status --json" \
 		[ "$(jq_py "$what" 'min([v for v in m["maps"].values() if v is not None] + list(m["counters"].values()))')" -ge 0 ]
-	check "$what: crd_flows_v2 holds $flows ($(jq_py "$what" 'm["maps"]["crd_flows_v2"]'))" \
-		[ "$(jq_py "$what" 'm["maps"]["crd_flows_v2"]')" = "$flows" ]
-	check "$what: text shows crd_flows_v2 $flows" \
-		grep -qE "^  crd_flows_v2 +$flows\$" "$WORK/$what.txt"
-	for m in crd_pend_v2 crd_uflows_v2 crd_ukey_v2 crd_urep_v2; do
+	check "$what: crd_flows_v3 holds $flows ($(jq_py "$what" 'm["maps"]["crd_flows_v3"]'))" \
+		[ "$(jq_py "$what" 'm["maps"]["crd_flows_v3"]')" = "$flows" ]
+	check "$what: text shows crd_flows_v3 $flows" \
+		grep -qE "^  crd_flows_v3 +$flows\$" "$WORK/$what.txt"
+	for m in crd_pend_v3 crd_uflows_v3 crd_ukey_v3 crd_urep_v3; do
 		check "$what: $m is counted (a number)" \
 			[ "$(jq_py "$what" "type(m['maps']['$m']).__name__")" = int ]
 	done
@@ -135,7 +135,7 @@ wait $hold
 check "the $N held flows completed" grep -q "^summary ok=$N fail=0" "$WORK/hold.out"
 for _ in $(seq 1 50); do
 	st after-forced CONNREDIR_NO_OPTIONAL=1
-	[ "$(jq_py after-forced 'm["maps"]["crd_flows_v2"]')" = 0 ] && break
+	[ "$(jq_py after-forced 'm["maps"]["crd_flows_v3"]')" = 0 ] && break
 	sleep 0.1
 done
 common_checks after-forced 0

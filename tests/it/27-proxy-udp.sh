@@ -19,7 +19,7 @@ command -v dnsmasq >/dev/null && command -v dig >/dev/null || { fail "dnsmasq an
 udp_maps() { crd status --json | python3 -c '
 import json, sys
 m = json.load(sys.stdin)["maps"]
-print(" ".join(str(m.get(k, "?")) for k in ("crd_uflows_v2", "crd_urep_v2")))'; }
+print(" ".join(str(m.get(k, "?")) for k in ("crd_uflows_v3", "crd_urep_v3")))'; }
 # qline LOG NAME: the log line of the query for NAME.
 qline() { grep "\"dns_qname\":\"$2\"" "$WORK/$1.log" | head -n1; }
 

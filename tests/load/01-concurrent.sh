@@ -2,7 +2,7 @@
 # 01-concurrent: 10,000 TCP flows open at the same time, each through two
 # connredir-proxy services (app -> A -> B -> origin). Every flow echoes its
 # 4096 bytes (a per-flow byte pattern, every byte compared by crd-client);
-# while they are held open, crd_flows_v2 holds, at one instant, both
+# while they are held open, crd_flows_v3 holds, at one instant, both
 # proxies' accepted sockets of all 10,000. After they end, every connredir
 # map, each proxy's descriptors and its RSS are back to idle (common.bash).
 #
@@ -23,7 +23,7 @@ PER=$((N / K))
 MAX_FLOWS=$((PER * 11 / 10))
 echo "RLIMIT_NOFILE $NOFILE: $K chain(s) of $PER flows (--max-flows $MAX_FLOWS)"
 load_setup "$K"
-idle_flows=$(map_of "$IDLE_MAPS" crd_flows_v2)
+idle_flows=$(map_of "$IDLE_MAPS" crd_flows_v3)
 
 start=$SECONDS
 clients=()
@@ -37,7 +37,7 @@ peak_flows=0 peak_fds=()
 for i in "${!PX[@]}"; do peak_fds+=(0); done
 running() { local p; for p in "${clients[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
 while running; do
-	f=$(map_of "$(maps_all)" crd_flows_v2)
+	f=$(map_of "$(maps_all)" crd_flows_v3)
 	[ -n "$f" ] && [ "$f" -gt "$peak_flows" ] && peak_flows=$f
 	for i in "${!PX[@]}"; do
 		f=$(fds "${PX[i]}")
@@ -50,10 +50,10 @@ for i in "${!clients[@]}"; do
 	wait "${clients[i]}" && [ "$(tail -n1 "$WORK/c$i.out")" = "summary ok=$PER fail=0" ] &&
 		ok=$((ok + PER))
 done
-echo "clients: $((SECONDS - start)) s (hold $HOLD s); peak crd_flows_v2 $peak_flows; peak descriptors ${peak_fds[*]}"
+echo "clients: $((SECONDS - start)) s (hold $HOLD s); peak crd_flows_v3 $peak_flows; peak descriptors ${peak_fds[*]}"
 check "$N concurrent flows all echo their $BYTES bytes intact ($ok ok; $(cat "$WORK"/c*.out | grep -c '^fail ') failed)" \
 	[ "$ok" = "$N" ]
-check "all $N were open at once through both proxies: crd_flows_v2 peaked at $idle_flows + 2 x $N ($peak_flows)" \
+check "all $N were open at once through both proxies: crd_flows_v3 peaked at $idle_flows + 2 x $N ($peak_flows)" \
 	[ "$peak_flows" = $((idle_flows + 2 * N)) ]
 for i in "${!PX[@]}"; do
 	check "proxy ${PXN[i]} held its $PER flows at once (peak ${peak_fds[i]} descriptors, idle ${IDLE_FDS[i]})" \
