@@ -58,7 +58,7 @@ crd service add FC --proxy 127.0.0.1:15001 --owner-cgroup fc --dport 8080 --fail
 crd service add FO --proxy 127.0.0.1:15002 --owner-cgroup fo --dport 8081 --fail open >/dev/null
 start_proxy fc 127.0.0.1:15001
 start_proxy fo 127.0.0.1:15002
-crd events --json --follow >"$WORK/events1.json" 2>&1 &
+"$CRD" --instance "$INST" events --json --follow >"$WORK/events1.json" 2>&1 &
 EVP=$!
 PIDS+=($EVP)
 eventually grep -q . <(crd status --json | grep -o '"events_reader_pid":[1-9]')
