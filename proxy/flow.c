@@ -317,8 +317,6 @@ static void on_client(struct events_handler *h, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		f->cs.rd = true;
-	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		f->cs.hup = true;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		f->cs.wr = true;
 	pump(f);
@@ -351,8 +349,6 @@ static void on_server(struct events_handler *h, uint32_t ev)
 	}
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		f->ss.rd = true;
-	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		f->ss.hup = true;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		f->ss.wr = true;
 	pump(f);

@@ -192,14 +192,6 @@ static int read_in(struct relay_dir *d, bool *moved)
 		n = recv(d->src->fd, d->buf + d->len, room, MSG_DONTWAIT);
 		if (n > 0)
 			d->len += (size_t)n;
-		/*
-		 * Less than asked for: the socket is empty now, and new bytes
-		 * will raise a new (edge-triggered) event; no recv() just to
-		 * see EAGAIN. Not once the peer's EOF was signalled: that
-		 * event has passed, and the EOF is read now.
-		 */
-		if (n > 0 && (size_t)n < room && !d->src->hup)
-			d->src->rd = false;
 	}
 	if (n > 0) {
 		*moved = true;

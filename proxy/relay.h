@@ -36,7 +36,6 @@ struct relay_sock {
 	bool up;       /* connected: bytes may be written */
 	bool rd;       /* may have bytes (or EOF, or an error) to read */
 	bool wr;       /* may take bytes */
-	bool hup;      /* the peer's EOF (or an error) was signalled */
 };
 
 /* Which end of a direction failed. */
