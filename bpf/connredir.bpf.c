@@ -611,22 +611,30 @@ static __always_inline struct crd_flow_entry *crd_flow_by_token(__u64 token)
 
 static __always_inline void crd_quota_give(__u32 kind, __u64 cgid, __u32 uid);
 
-/* Delete the entry a token names; a UDP flow's quota unit goes with it. */
-static __always_inline void crd_flow_delete(__u64 token)
+/*
+ * Delete the entry a token names; a UDP flow's quota unit goes with it.
+ * Returns 0 (deleted, or gone already) or the error of a delete that did not
+ * happen: the hash map's bucket was busy (-EBUSY: another program on this
+ * CPU, say a softirq's, held it). The caller then tries again later (at
+ * sock_release, after TCP_CLOSE) instead of leaving the entry behind.
+ */
+static __always_inline int crd_flow_delete(__u64 token)
 {
 	__u32 h = token & CRD_HANDLE_MASK;
 	struct crd_uflow *uf;
+	long err;
 
 	if (!(token & CRD_TOKEN_UDP)) {
-		bpf_map_delete_elem(&crd_flows_v3, &token);
-		return;
+		err = bpf_map_delete_elem(&crd_flows_v3, &token);
+		return err == -ENOENT ? 0 : (int)err;
 	}
 	uf = bpf_map_lookup_elem(&crd_uflows_v3, &h);
 	if (uf && (uf->flags & CRD_UF_QUOTA)) {
 		uf->flags &= ~CRD_UF_QUOTA;
 		crd_quota_give(CRD_Q_UDP_CG, uf->e.flow.app_cgid, uf->e.flow.app_uid);
 	}
-	bpf_map_delete_elem(&crd_uflows_v3, &h);
+	err = bpf_map_delete_elem(&crd_uflows_v3, &h);
+	return err == -ENOENT ? 0 : (int)err;
 }
 
 /*
@@ -678,9 +686,17 @@ static __always_inline void crd_drop_used(struct crd_sk *s)
 		return;
 	s->flags |= CRD_SKF_HAD_RECORDS;
 	e = crd_flow_by_token(s->used_token);
-	if (e && __sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0) == s->consumer_id &&
-	    e->orphan && __sync_val_compare_and_swap(&e->consumer, 0, CRD_CONSUMER_DEAD) == 0)
-		crd_flow_delete(s->used_token);
+	if (e) {
+		if (__sync_val_compare_and_swap(&e->consumer, s->consumer_id, 0) ==
+		    s->consumer_id && e->orphan)
+			__sync_val_compare_and_swap(&e->consumer, 0, CRD_CONSUMER_DEAD);
+		/* Marked for deletion (by us now, by its owner, or an earlier
+		 * try that found the bucket busy): delete it; keep the token
+		 * to try again if that fails. */
+		if (e->orphan && e->consumer == CRD_CONSUMER_DEAD &&
+		    crd_flow_delete(s->used_token))
+			return;
+	}
 	s->used_token = 0;
 }
 
@@ -2680,9 +2696,12 @@ static __always_inline void crd_drop_claims(struct crd_sk *s)
 	if (s->token) {
 		struct crd_flow_entry *e = bpf_map_lookup_elem(&crd_flows_v3, &s->token);
 
-		if (e && crd_flow_orphan(e))
-			bpf_map_delete_elem(&crd_flows_v3, &s->token);
-		s->token = 0;
+		/* Ours to delete (no consumer, or a try that found the bucket
+		 * busy): keep the token to try again at sock_release if the
+		 * delete does not happen. */
+		if (!(e && (crd_flow_orphan(e) || e->consumer == CRD_CONSUMER_DEAD) &&
+		      crd_flow_delete(s->token)))
+			s->token = 0;
 	}
 	crd_drop_used(s);
 }

@@ -25,6 +25,7 @@ static const char *const stat_names[CRD_ST_MAX] = {
 	[CRD_ST_FAIL_OPEN] = "fail_open",
 	[CRD_ST_FAIL_CLOSED] = "fail_closed",
 	[CRD_ST_EVENTS_LOST] = "events_lost",
+	[CRD_ST_UDP_UNTRANSLATED] = "udp_replies_untranslated",
 	[CRD_ST_REFUSED_NO_STATE] = "refused_no_state",
 	[CRD_ST_BYPASS_NO_STATE] = "bypassed_no_state",
 	[CRD_ST_QUOTA] = "refused_quota",
@@ -78,7 +79,7 @@ int status_main(int argc, char **argv)
 			return 0;
 		} else {
 			crd_err("status: unknown argument '%s'", argv[i]);
-			status_usage(stderr);
+			crd_try_help("status");
 			return 1;
 		}
 	}

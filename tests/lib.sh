@@ -143,6 +143,29 @@ eventually() {
 	return 1
 }
 
+# eventually_eq WANT CMD...: CMD's output is WANT within 5 seconds (CMD is
+# run again each time; `eventually [ "$(CMD)" = WANT ]` would run it once).
+eventually_eq() {
+	local want=$1 i
+	shift
+	for ((i = 0; i < 100; i++)); do
+		[ "$("$@")" = "$want" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# eventually_ge MIN CMD...: CMD's output is a number >= MIN within 5 seconds.
+eventually_ge() {
+	local min=$1 i v
+	shift
+	for ((i = 0; i < 100; i++)); do
+		v=$("$@")
+		[ -n "$v" ] && [ "$v" -ge "$min" ] 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # field LINE KEY: the value of KEY=value in a log line.
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 

@@ -41,6 +41,7 @@ s = [x for x in json.load(sys.stdin)["services"] if x["name"] == sys.argv[1]]
 print(s[0][sys.argv[2]] if s else "none")' "$1" "$2"
 }
 hops() { grep -c '^hop' "$WORK/$1.log" 2>/dev/null; }
+pend_count() { map_counts | cut -d' ' -f1; }
 origin_conns() { grep -c "^conn local=127.0.0.1:$1 " "$WORK/origin.log"; }
 stop() {
 	local p=$1 i
@@ -61,7 +62,8 @@ start_proxy fo 127.0.0.1:15002
 "$CRD" --instance "$INST" events --json --follow >"$WORK/events1.json" 2>&1 &
 EVP=$!
 PIDS+=($EVP)
-eventually grep -q . <(crd status --json | grep -o '"events_reader_pid":[1-9]')
+reader_on() { crd status --json | grep -q '"events_reader_pid":[1-9]'; }
+eventually reader_on
 red0=$(counter redirected)
 ref0=$(counter refused_no_state)
 byp0=$(counter bypassed_no_state)
@@ -81,7 +83,7 @@ check "optmem, fail closed: per service refused_no_state 1" [ "$(svc_stat FC ref
 out=$(as_nobody app "$TOOLS/crd-attack" optmem 127.0.0.1:8081)
 check "optmem, fail open: connect went through ($out)" [ "$(field "$out" result)" = ok ]
 check "optmem, fail open: it reached the destination directly" \
-	eventually [ "$(origin_conns 8081)" = "$((o81 + 1))" ]
+	eventually_eq "$((o81 + 1))" origin_conns 8081
 check "optmem, fail open: counted bypassed_no_state, not redirected" \
 	[ "$(counter bypassed_no_state)/$(counter redirected)" = "$((byp0 + 1))/$red0" ]
 check "optmem, fail open: the proxy saw nothing" [ "$(hops fo)" = 0 ]
@@ -134,7 +136,7 @@ check "six fail-open services down: the destination saw nothing" \
 start_proxy last 127.0.0.1:15109
 out=$(as_nobody app "$TOOLS/crd-client" --errno --timeout 3 127.0.0.1 8082 2>&1)
 check "... with LAST's proxy up: LAST's proxy carries it ($out)" \
-	eventually [ "$(hops last)" = 1 ]
+	eventually_eq 1 hops last
 
 # ---- 7. aliases of loopback ------------------------------------------------------
 
@@ -148,14 +150,14 @@ n=0
 for dst in 0.0.0.0 127.0.0.2 127.0.0.1; do
 	as_nobody app "$TOOLS/crd-client" --timeout 3 "$dst" 8084 >/dev/null 2>&1
 	n=$((n + 1))
-	check "alias $dst:8084 is caught by --dst 127.0.0.1/32" eventually [ "$(hops lo4)" = $n ]
+	check "alias $dst:8084 is caught by --dst 127.0.0.1/32" eventually_eq $n hops lo4
 done
 as_nobody app "$TOOLS/crd-client" -6 --timeout 3 0.0.0.0 8084 >/dev/null 2>&1
-check "alias ::ffff:0.0.0.0:8084 is caught by --dst 127.0.0.1/32" eventually [ "$(hops lo4)" = 4 ]
+check "alias ::ffff:0.0.0.0:8084 is caught by --dst 127.0.0.1/32" eventually_eq 4 hops lo4
 check "the proxy sees 0.0.0.0 as the loopback address it reaches" \
 	grep -q 'orig=127.0.0.1:8084 ' <(grep '^hop' "$WORK/lo4.log" | head -n1)
 as_nobody app "$TOOLS/crd-client" --timeout 3 :: 8083 >/dev/null 2>&1
-check "alias [::]:8083 is caught by --dst ::1/128" eventually [ "$(hops lo6)" = 1 ]
+check "alias [::]:8083 is caught by --dst ::1/128" eventually_eq 1 hops lo6
 
 crd service add V4 --proxy 127.0.0.1:15203 --owner-cgroup v4 --dport 8083 --weight 100 \
 	--fail closed >/dev/null
@@ -187,11 +189,12 @@ sleep 0.3
 for i in $(seq 20); do
 	as_nobody app "$TOOLS/crd-client" --timeout 2 127.0.0.1 8085 >/dev/null 2>&1
 done
+rp_total() { echo $(($(hops rp) + $(field "$(cat "$WORK/rp2.out")" got))); }
 wait "$RP2"
 check "a second socket of the proxy's own identity may join ($(cat "$WORK/rp2.out"))" \
 	grep -q '^bind=ok' "$WORK/rp2.out"
 check "20 connections: all reach the service's proxies" \
-	eventually [ $(($(hops rp) + $(field "$(cat "$WORK/rp2.out")" got))) = 20 ]
+	eventually_eq 20 rp_total
 crd service add URP --proto udp --proxy 127.0.0.1:16301 --owner-cgroup urp --dport 7101 >/dev/null
 out=$(in_cg squat "$TOOLS/crd-attack" squat -u 127.0.0.1:16301 1)
 check "a UDP squatter with SO_REUSEPORT: EPERM ($out)" [ "$(field "$out" bind)" = EPERM ]
@@ -223,7 +226,7 @@ sleep 0.5
 bg victim "$TOOLS/crd-attack" pending 127.0.0.1:8086 45999 10 >"$WORK/pending.out"
 wait_lines "$WORK/pending.out" 1 5
 check "the victim's connection is pending, its records published ($(cat "$WORK/pending.out"))" \
-	eventually [ "$(map_counts | cut -d' ' -f1)" = 1 ]
+	eventually_eq 1 pend_count
 out=$(as_nobody att unshare -Urn sh -c "ip link set lo up && exec '$TOOLS/crd-attack' nsadopt 127.0.0.1:15401 45999" 2>&1)
 check "own user+net namespace, same 4-tuple: the attack ran ($out)" grep -q '^origdst=' <<<"$out"
 check "own user+net namespace, same 4-tuple: SO_ORIGINAL_DST not adopted ($out)" \
@@ -250,7 +253,7 @@ check "TCP: the same uid in another cgroup is at the uid's quota ($out)" \
 h=$(hops fc)
 out=$(in_cg victim "$TOOLS/crd-client" --errno --timeout 3 127.0.0.1 8080 2>&1)
 check "TCP: a victim in another cgroup is still redirected ($out)" \
-	eventually [ "$(hops fc)" = $((h + 1)) ]
+	eventually_eq $((h + 1)) hops fc
 wait "$TF"
 
 crd service add UF --proto udp --proxy 127.0.0.1:16601 --owner-cgroup uf --dport 7110-7125 \
@@ -269,7 +272,7 @@ check "UDP: the attacker gets its quota and EDQUOT after it ($out)" \
 check "UDP: refused_quota counted" [ "$(counter refused_quota)" = $((q0 + 40)) ]
 h=$(hops uf)
 in_cg victim "$TOOLS/crd-udpecho" send 127.0.0.1:7110 >/dev/null 2>&1
-check "UDP: a victim in another cgroup is still redirected" eventually [ "$(hops uf)" = $((h + 1)) ]
+check "UDP: a victim in another cgroup is still redirected" eventually_eq $((h + 1)) hops uf
 wait "$UF"
 stop "$SINK1"
 check "UDP: nothing reached the fail-closed service's destination directly ($(cat "$WORK/sink7100.out"))" \
@@ -321,10 +324,10 @@ bg app "$TOOLS/crd-udpecho" send --count 2 --step "$WORK/step" 127.0.0.1:7300 >"
 STEP=$BG_PID
 touch "$WORK/step/go.0"
 wait_file "$WORK/step/done.0" 5
-check "policy change: the first datagram went to the proxy" eventually [ "$(hops up)" = 1 ]
+check "policy change: the first datagram went to the proxy" eventually_eq 1 hops up
 crd service add UQ --proto udp --proxy 127.0.0.1:16502 --owner-cgroup uq --dport 7300 \
 	--weight 1000 --fail closed >/dev/null
 touch "$WORK/step/go.1"
 wait "$STEP"
 check "policy change: a new fail-closed service (proxy down) ahead refuses the live flow's next datagram" \
-	eventually [ "$(svc_stat UQ fail_closed)" -ge 1 ]
+	eventually_ge 1 svc_stat UQ fail_closed

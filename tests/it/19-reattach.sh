@@ -41,7 +41,7 @@ check "status text names the squatter's pid" \
 
 bg app curl -s -o /dev/null --max-time 5 http://127.0.0.1:8080/
 wait "$BG_PID"
-check "before: curl goes through A's proxy" eventually [ "$(grep -c . "$WORK/pa.log")" = 1 ]
+check "before: curl goes through A's proxy" eventually_eq 1 grep -c . "$WORK/pa.log"
 
 crd detach >/dev/null || fail "detach"
 crd attach "$TEST_CG" >/dev/null || fail "attach again"
@@ -52,6 +52,6 @@ check "after detach and attach: A's proxy claims again by itself and is up" up_w
 bg app curl -s -o /dev/null --max-time 5 http://127.0.0.1:8080/
 wait "$BG_PID"
 check "after detach and attach: curl goes through A's proxy, not restarted" \
-	eventually [ "$(grep -c . "$WORK/pa.log")" = 2 ]
+	eventually_eq 2 grep -c . "$WORK/pa.log"
 check "status: T's proxy (bound before the attach) is down, and status says to restart it" \
 	bash -c "'$CRD' --instance $INST status | grep -q '^  T  *down: pid $PT holds its address, but the listener was bound before this instance was attached'"
