@@ -203,6 +203,31 @@ stat_counter() {
 		sed -n "s/^\"$1\":\([0-9]*\)$/\1/p"
 }
 
+# hops NAME: hop lines a test proxy (crd-testproxy, crd-udpproxy) logged.
+hops() { grep -c '^hop' "$WORK/$1.log" 2>/dev/null; }
+
+# svc_stat NAME KEY: a per-service counter from stats --json ("none": no such
+# service).
+svc_stat() {
+	crd stats --json | python3 -c '
+import json, sys
+s = [x for x in json.load(sys.stdin)["services"] if x["name"] == sys.argv[1]]
+print(s[0][sys.argv[2]] if s else "none")' "$1" "$2"
+}
+
+# stop PID [SIGNAL]: end a process this test started, reap it (its exit
+# status in STOP_RC), forget it.
+stop() {
+	local p=$1 i
+	kill "-${2:-TERM}" "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	STOP_RC=$?
+	for i in "${!PIDS[@]}"; do
+		[ "${PIDS[$i]}" = "$p" ] && unset "PIDS[$i]"
+	done
+	PIDS=("${PIDS[@]}")
+}
+
 # id_of NAME: the id of service NAME.
 id_of() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }
 

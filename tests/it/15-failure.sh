@@ -40,18 +40,6 @@ wait_file "$WORK/echo.ready" || fail "udp echo server did not start"
 
 # ---- helpers -------------------------------------------------------------------
 
-# stop PID [SIGNAL]: end a process this test started, reap it (its exit
-# status in STOP_RC), forget it.
-stop() {
-	local p=$1 i
-	kill "-${2:-TERM}" "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	STOP_RC=$?
-	for i in "${!PIDS[@]}"; do
-		[ "${PIDS[$i]}" = "$p" ] && unset "PIDS[$i]"
-	done
-	PIDS=("${PIDS[@]}")
-}
 
 # proxy NAME PORT: a crd-testproxy in cgroup NAME on 127.0.0.1:PORT (started
 # again after a kill: the ready file goes first). Sets PX_NAME_PID.
@@ -76,16 +64,8 @@ udp() {
 	bg app "$TOOLS/crd-udpecho" send "$@" >"$WORK/$out.out" 2>&1
 	wait "$BG_PID"
 }
-hops() { grep -c '^hop' "$WORK/$1.log" 2>/dev/null; }
 lasthop() { grep '^hop' "$WORK/$1.log" | tail -n1; }
 svc_id() { crd service list --json | tr '{' '\n' | sed -n "s/\"id\":\([0-9]*\),\"name\":\"$1\".*/\1/p"; }
-# svc_stat NAME KEY: a per-service counter from stats --json.
-svc_stat() {
-	crd stats --json | python3 -c '
-import json, sys
-s = [x for x in json.load(sys.stdin)["services"] if x["name"] == sys.argv[1]]
-print(s[0][sys.argv[2]] if s else "none")' "$1" "$2"
-}
 # direct OUT PORT: did the client's one connection reach the origin on PORT
 # itself (peer is the origin, and the origin saw the client's own address)?
 direct() {

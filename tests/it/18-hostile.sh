@@ -34,24 +34,8 @@ as_nobody() {
 	in_cg "$cg" setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups "$@"
 }
 counter() { stat_counter "$1"; }
-svc_stat() {
-	crd stats --json | python3 -c '
-import json, sys
-s = [x for x in json.load(sys.stdin)["services"] if x["name"] == sys.argv[1]]
-print(s[0][sys.argv[2]] if s else "none")' "$1" "$2"
-}
-hops() { grep -c '^hop' "$WORK/$1.log" 2>/dev/null; }
 pend_count() { map_counts | cut -d' ' -f1; }
 origin_conns() { grep -c "^conn local=127.0.0.1:$1 " "$WORK/origin.log"; }
-stop() {
-	local p=$1 i
-	kill "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	for i in "${!PIDS[@]}"; do
-		[ "${PIDS[$i]}" = "$p" ] && unset "PIDS[$i]"
-	done
-	PIDS=("${PIDS[@]}")
-}
 
 # ---- 1. option memory ------------------------------------------------------------
 
