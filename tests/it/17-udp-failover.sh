@@ -26,7 +26,6 @@ crd service add UA --proto udp --proxy 127.0.0.1:16001 --weight 20 --owner-cgrou
 crd service add UB --proto udp --proxy 127.0.0.1:16002 --weight 10 --owner-cgroup ub --fail open >/dev/null
 UA=$(crd service list --json | tr '{' '\n' | sed -n 's/"id":\([0-9]*\),"name":"UA".*/\1/p')
 UB=$(crd service list --json | tr '{' '\n' | sed -n 's/"id":\([0-9]*\),"name":"UB".*/\1/p')
-hops() { cat "$WORK/$1.log" 2>/dev/null | grep -c '^hop'; }
 last_chain() { field "$(grep '^hop' "$WORK/$1.log" | tail -n1)" chain; }
 
 mkdir "$WORK/step"
