@@ -472,23 +472,35 @@ static __always_inline int crd_has_route(const struct crd_service *svc,
 	return d->connect6 && (svc->flags & CRD_SVC_PROXY6);
 }
 
+/*
+ * The service at place @i of live order @order_idx (its slot in *@slot), for
+ * the bpf_loop callbacks that walk the order; NULL if the place is empty or
+ * past the order (i >= CRD_MAX_SERVICES: the callback stops).
+ */
+static __always_inline struct crd_service *crd_order_svc(__u32 order_idx, __u32 i, __u32 *slot)
+{
+	struct crd_order *order = bpf_map_lookup_elem(&crd_order_v3, &order_idx);
+	struct crd_service *svc;
+
+	if (i >= CRD_MAX_SERVICES || !order)
+		return NULL;
+	*slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
+	svc = bpf_map_lookup_elem(&crd_svc_v3, slot);
+	return svc && svc->id ? svc : NULL;
+}
+
 /* bpf_loop callback: consider the i-th service in weight order. */
 static long crd_decide_one(__u32 i, void *arg)
 {
 	struct crd_decide *d = arg;
 	struct crd_service *svc;
 	struct crd_svc_stats *ss;
-	struct crd_order *order;
 	__u32 slot;
 	int state;
 
-	order = bpf_map_lookup_elem(&crd_order_v3, &d->order_idx);
-	if (i >= CRD_MAX_SERVICES || !order)
-		return 1;
-	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
-	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
-	if (!svc || !svc->id)
-		return 0;
+	svc = crd_order_svc(d->order_idx, i, &slot);
+	if (!svc)
+		return i >= CRD_MAX_SERVICES;
 	if (crd_is_listener(svc, d)) {
 		d->to_listener = 1;
 		return 1;
@@ -551,16 +563,11 @@ static long crd_owner_one(__u32 i, void *arg)
 {
 	struct crd_owner_find *f = arg;
 	struct crd_service *svc;
-	struct crd_order *order;
 	__u32 slot;
 
-	order = bpf_map_lookup_elem(&crd_order_v3, &f->order_idx);
-	if (i >= CRD_MAX_SERVICES || !order)
-		return 1;
-	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
-	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
-	if (!svc || !svc->id)
-		return 0;
+	svc = crd_order_svc(f->order_idx, i, &slot);
+	if (!svc)
+		return i >= CRD_MAX_SERVICES;
 	if (f->want_id && svc->id != f->want_id)
 		return 0;
 	if (!crd_is_owner(svc))
@@ -839,7 +846,7 @@ struct crd_redir {
 /* @kind_svc: kind << 32 | service id; @state_err: state << 32 | errno.
  * (Packed: five arguments at most, and no stack for them.) */
 __noinline int crd_emit_decision(const struct crd_config *cfg, __u64 kind_svc,
-				 __u64 state_err, const struct crd_redir *r,
+				 __u64 state_err, struct crd_redir *r,
 				 const struct crd_flow_entry *prev)
 {
 	struct crd_event *ev;
@@ -867,6 +874,8 @@ __noinline int crd_emit_decision(const struct crd_config *cfg, __u64 kind_svc,
 		__builtin_memcpy(ev->dst, prev->flow.orig_dst.ip6, sizeof(ev->dst));
 		ev->dport_be = prev->flow.orig_dst_port_be;
 	} else {
+		if (!r->flow_id)   /* the id its records will get too */
+			r->flow_id = crd_random64();
 		ev->flow_id = r->flow_id;
 		ev->app_pid = ev->caller_pid;
 		ev->app_uid = (__u32)bpf_get_current_uid_gid();
@@ -1102,8 +1111,8 @@ __noinline int crd_choose_round(struct bpf_sock_addr *ctx, struct crd_redir *r,
 	r->self_pos = d->self_pos;
 	r->self_flags = d->self_implicit ? CRD_SVC_IMPLICIT : 0;
 	r->self_known = 1;   /* the next round need not ask again */
-	if (!r->flow_id)
-		r->flow_id = prev ? prev->flow.flow_id : crd_random64();
+	if (!r->flow_id && prev)
+		r->flow_id = prev->flow.flow_id;   /* a new flow's: drawn when needed */
 	r->cont = d->cont;
 	n = order->n > CRD_MAX_SERVICES ? CRD_MAX_SERVICES : order->n;
 	bpf_loop(n, crd_decide_one, d, 0);
@@ -1179,7 +1188,7 @@ static __always_inline int crd_choose(struct bpf_sock_addr *ctx,
 
 /* The flow @r describes went to the service in @slot, its state made: count
  * it and tell it, now that it happened. */
-__noinline int crd_redirected(__u32 slot, const struct crd_redir *r,
+__noinline int crd_redirected(__u32 slot, struct crd_redir *r,
 			      const struct crd_flow_entry *prev)
 {
 	struct crd_config *cfg;
@@ -1208,7 +1217,7 @@ __noinline int crd_redirected(__u32 slot, const struct crd_redir *r,
  * CRD_PASS (fail open: the flow goes direct, counted as bypassed),
  * CRD_REFUSE or CRD_QUOTA.
  */
-__noinline int crd_fail_policy(__u32 slot, int why, const struct crd_redir *r,
+__noinline int crd_fail_policy(__u32 slot, int why, struct crd_redir *r,
 			       const struct crd_flow_entry *prev)
 {
 	struct crd_config *cfg;
@@ -1362,7 +1371,9 @@ __noinline int crd_tcp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	crd_fill_flow(&fe->flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_TCP, rd->nhops,
 		      rd->self_id, rd->cont, svc);
 	if (!prev && rd->flow_id)
-		fe->flow.flow_id = rd->flow_id;   /* the id its events carry */
+		fe->flow.flow_id = rd->flow_id;   /* the id its events carried */
+	else if (!prev)
+		rd->flow_id = fe->flow.flow_id;
 	return slot;
 }
 
@@ -1414,16 +1425,11 @@ static long crd_port_one(__u32 i, void *arg)
 {
 	struct crd_port_find *f = arg;
 	struct crd_service *svc;
-	struct crd_order *order;
 	__u32 slot;
 
-	order = bpf_map_lookup_elem(&crd_order_v3, &f->order_idx);
-	if (i >= CRD_MAX_SERVICES || !order)
-		return 1;
-	slot = order->slot[crd_bound(i, CRD_MAX_SERVICES - 1)];
-	svc = bpf_map_lookup_elem(&crd_svc_v3, &slot);
-	if (!svc || !svc->id)
-		return 0;
+	svc = crd_order_svc(f->order_idx, i, &slot);
+	if (!svc)
+		return i >= CRD_MAX_SERVICES;
 	if (!((svc->flags & CRD_SVC_PROXY4) && svc->proxy4_port_be == f->port_be) &&
 	    !((svc->flags & CRD_SVC_PROXY6) && svc->proxy6_port_be == f->port_be))
 		return 0;
@@ -1895,7 +1901,9 @@ __noinline int crd_udp_post(struct bpf_sock_addr *ctx, const struct crd_flow_ent
 	crd_fill_flow(&uf->e.flow, prev, rd->dst.ip6, rd->port_be, IPPROTO_UDP, rd->nhops,
 		      rd->self_id, rd->cont, svc);
 	if (!prev && rd->flow_id)
-		uf->e.flow.flow_id = rd->flow_id;   /* the id its events carry */
+		uf->e.flow.flow_id = rd->flow_id;   /* the id its events carried */
+	else if (!prev)
+		rd->flow_id = uf->e.flow.flow_id;
 	now = bpf_ktime_get_ns();
 	cookie = bpf_get_socket_cookie(ctx);
 	uf->app_cookie = cookie;
