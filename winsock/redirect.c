@@ -20,17 +20,25 @@
  * WSAEINVAL if it is an IP socket of another type (UDP, raw: these use
  * control messages).
  */
-static int ws_redirect_socket(SOCKET s)
+/* The type of IP socket @s in *@type: 0, WSAEOPNOTSUPP (not IP) or an error. */
+static int ws_ip_socket_type(SOCKET s, int *type)
 {
-	int dom, type, err;
+	int dom, err;
 
 	err = crd_ws_sockopt_int(s, SO_DOMAIN, &dom);
 	if (!err)
-		err = crd_ws_sockopt_int(s, SO_TYPE, &type);
+		err = crd_ws_sockopt_int(s, SO_TYPE, type);
 	if (err)
 		return err;
-	if (dom != AF_INET && dom != AF_INET6)
-		return WSAEOPNOTSUPP;
+	return dom == AF_INET || dom == AF_INET6 ? 0 : WSAEOPNOTSUPP;
+}
+
+static int ws_redirect_socket(SOCKET s)
+{
+	int type, err = ws_ip_socket_type(s, &type);
+
+	if (err)
+		return err;
 	return type == SOCK_STREAM ? 0 : WSAEINVAL;
 }
 
@@ -117,15 +125,11 @@ int crd_ws_set_records(SOCKET s, const void *in, DWORD cb_in, DWORD cb_out)
  */
 int crd_ws_send_records(SOCKET s, const void *blob, size_t len)
 {
-	int dom, type, err, r;
+	int type, err, r;
 
-	err = crd_ws_sockopt_int(s, SO_DOMAIN, &dom);
-	if (!err)
-		err = crd_ws_sockopt_int(s, SO_TYPE, &type);
+	err = ws_ip_socket_type(s, &type);
 	if (err)
 		return err;
-	if (dom != AF_INET && dom != AF_INET6)
-		return WSAEOPNOTSUPP;
 	if (type != SOCK_DGRAM)
 		return WSAEINVAL;   /* TCP: SIO_SET_WFP_CONNECTION_REDIRECT_RECORDS */
 	if (len == 0 || len > CONNREDIR_RECORDS_MAX)
